@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: BSL-1.0
+// mailload/concepts.hpp — the four policy axes as C++20 concepts
+#pragma once
+
+#include <mailload/sansio/action.hpp>
+#include <mailload/sansio/address.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace mailload {
+
+/// An endpoint a transport resolved from an endpoint_spec, or why it could not.
+template <class Endpoint>
+struct resolved_endpoint {
+    Endpoint endpoint{};
+    std::string error;  ///< empty on success; otherwise the complete diagnostic
+    explicit operator bool() const noexcept { return error.empty(); }
+};
+
+/// What io::run() drives: a sans-io algorithm.
+///
+/// | expression          | type        | semantics                                        |
+/// |---------------------|-------------|--------------------------------------------------|
+/// | `a.resume(ec, n)`   | next_action | continue after the last action ended (ec, bytes) |
+template <class A>
+concept sansio_algorithm = requires(A a, boost::system::error_code ec, std::size_t n) {
+    { a.resume(ec, n) } -> std::same_as<sansio::next_action>;
+};
+
+/// Protocol policy: which algorithms speak to the peer.
+///
+/// | expression             | type             | semantics                                   |
+/// |------------------------|------------------|---------------------------------------------|
+/// | `P::name`              | string_view      | "smtp", "lmtp": the CLI spelling and label  |
+/// | `P::default_port`      | string_view      | service used when an address has no port    |
+/// | `P::is_lmtp`           | bool             | LHLO, and one reply per recipient after "." |
+/// | `P::client_algorithm`  | sansio_algorithm | the client's protocol core                  |
+template <class P>
+concept protocol = requires {
+    { P::name } -> std::convertible_to<std::string_view>;
+    { P::default_port } -> std::convertible_to<std::string_view>;
+    { P::is_lmtp } -> std::convertible_to<bool>;
+    typename P::client_algorithm;
+} && sansio_algorithm<typename P::client_algorithm>;
+
+/// Transport policy: the socket family and how an address argument becomes an endpoint.
+///
+/// | expression                   | type                          | semantics                        |
+/// |------------------------------|-------------------------------|----------------------------------|
+/// | `T::name`                    | string_view                   | "inet", "inet4", "inet6", "unix" |
+/// | `T::protocol_type`           | an Asio stream protocol       | tcp or local::stream_protocol    |
+/// | `T::accepts(spec)`           | bool                          | the spec is of this transport    |
+/// | `T::resolve(spec)`           | resolved_endpoint<endpoint>   | Postfix's resolution rules       |
+/// | `T::prepare(socket, window)` | void                          | socket options before connect    |
+template <class T>
+concept transport = requires(const sansio::endpoint_spec& spec, typename T::protocol_type::socket& s, int window) {
+    { T::name } -> std::convertible_to<std::string_view>;
+    { T::accepts(spec) } -> std::same_as<bool>;
+    { T::resolve(spec) } -> std::same_as<resolved_endpoint<typename T::protocol_type::endpoint>>;
+    T::prepare(s, window);
+};
+
+/// Concurrency policy: where sessions run and who runs the event loops.
+///
+/// | expression          | type              | semantics                                     |
+/// |---------------------|-------------------|-----------------------------------------------|
+/// | `C::name`           | string_view       | CLI spelling                                  |
+/// | `c.executor_for(i)` | any_io_executor   | the executor session i runs on                |
+/// | `c.run()`           | void              | run the loops until all work is done          |
+/// | `c.stop()`          | void              | stop every loop now (a fatal error)           |
+template <class C>
+concept concurrency = requires(C& c, std::size_t i) {
+    { C::name } -> std::convertible_to<std::string_view>;
+    { c.executor_for(i) } -> std::convertible_to<boost::asio::any_io_executor>;
+    c.run();
+    c.stop();
+};
+
+/// Pacing policy: the wait before each later message of a session (Postfix's -w and -R).
+///
+/// | expression          | type                      | semantics                                |
+/// |---------------------|---------------------------|------------------------------------------|
+/// | `P::name`           | string_view               | CLI spelling                             |
+/// | `P::paced`          | bool (constant)           | false: no timer is ever touched          |
+/// | `p.next_delay(rng)` | steady_clock::duration    | the next wait                            |
+template <class P>
+concept pacing = std::copy_constructible<P> && requires(const P& p, std::mt19937_64& rng) {
+    { P::name } -> std::convertible_to<std::string_view>;
+    { P::paced } -> std::convertible_to<bool>;
+    { p.next_delay(rng) } -> std::convertible_to<std::chrono::steady_clock::duration>;
+};
+
+}  // namespace mailload

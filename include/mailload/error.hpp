@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: BSL-1.0
+// mailload/error.hpp — mailload's error codes, as a boost::system error category
+#pragma once
+
+#include <boost/system/error_code.hpp>
+
+#include <string>
+#include <type_traits>
+
+namespace mailload {
+
+/// Errors the protocol cores and drivers report (never thrown; carried in error_code values).
+enum class error {
+    success = 0,
+    no_more_messages,  ///< every message of the run has been claimed (not a failure)
+    rejected,          ///< the server answered a command with an unexpected reply code
+    server_closing,    ///< the server answered 421 or 521: the session was closed
+    lost_connection,   ///< the peer closed or reset the connection
+    timeout,           ///< an operation did not complete within its time limit
+    line_too_long,     ///< a protocol line exceeded its bound
+    bad_reply,         ///< a reply that cannot be parsed
+};
+
+namespace detail {
+class error_category final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "mailload"; }
+    std::string message(int ev) const override {
+        switch (static_cast<error>(ev)) {
+        case error::success: return "success";
+        case error::no_more_messages: return "no more messages";
+        case error::rejected: return "rejected";
+        case error::server_closing: return "server closing connection";
+        case error::lost_connection: return "lost connection";
+        case error::timeout: return "timeout";
+        case error::line_too_long: return "line too long";
+        case error::bad_reply: return "bad reply";
+        }
+        return "unknown mailload error";
+    }
+};
+}  // namespace detail
+
+/// The category of mailload::error values.
+inline const boost::system::error_category& error_category() noexcept {
+    static const detail::error_category cat;
+    return cat;
+}
+
+inline boost::system::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+}  // namespace mailload
+
+template <>
+struct boost::system::is_error_code_enum<mailload::error> : std::true_type {};

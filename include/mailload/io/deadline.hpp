@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: BSL-1.0
+// mailload/io/deadline.hpp — one watchdog timer per session bounds every socket operation
+#pragma once
+
+#include <mailload/error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+
+namespace mailload::io {
+
+/**
+ * A per-operation time limit without a timer operation per socket operation (Boost 1.81 has no
+ * cancel_after). Each operation calls begin() and end(); one watchdog coroutine per session,
+ * watch(), wakes at the latest expiry and cancels the operation in progress if its time is up.
+ * Expiries only move forward while it sleeps, so it never wakes late.
+ */
+class deadline {
+public:
+    using clock = std::chrono::steady_clock;
+
+    deadline(const boost::asio::any_io_executor& ex, clock::duration limit) : timer_(ex), limit_(limit) {}
+
+    /// An operation starts now.
+    void begin() noexcept {
+        expiry_ = clock::now() + limit_;
+        busy_ = true;
+        expired_ = false;
+    }
+
+    /// The operation ended with `ec`: error::timeout if the watchdog cancelled it.
+    boost::system::error_code end(boost::system::error_code ec) noexcept {
+        busy_ = false;
+        return expired_ ? boost::system::error_code(error::timeout) : ec;
+    }
+
+    /// The watchdog: runs until stop(); calls `cancel()` when a busy operation overruns.
+    template <class Cancel>
+    boost::asio::awaitable<void> watch(Cancel cancel) {
+        while (!stopped_) {
+            const auto now = clock::now();
+            timer_.expires_at(expiry_ > now ? expiry_ : now + limit_);
+            co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            if (!stopped_ && busy_ && !expired_ && expiry_ <= clock::now()) {
+                expired_ = true;
+                cancel();
+            }
+        }
+    }
+
+    /// Ends the watchdog.
+    void stop() {
+        stopped_ = true;
+        timer_.cancel();
+    }
+
+private:
+    boost::asio::steady_timer timer_;
+    clock::duration limit_;
+    clock::time_point expiry_ = clock::now();
+    bool busy_ = false;
+    bool expired_ = false;
+    bool stopped_ = false;
+};
+
+}  // namespace mailload::io

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: BSL-1.0
+// mailload/mailload.hpp — umbrella header: everything a user needs
+#pragma once
+
+#include <mailload/concepts.hpp>
+#include <mailload/concurrency/single_thread.hpp>
+#include <mailload/dispatch.hpp>
+#include <mailload/error.hpp>
+#include <mailload/io/connect.hpp>
+#include <mailload/io/deadline.hpp>
+#include <mailload/io/run.hpp>
+#include <mailload/pacing/fixed_interval.hpp>
+#include <mailload/pacing/no_pacing.hpp>
+#include <mailload/pacing/random_interval.hpp>
+#include <mailload/protocol/smtp.hpp>
+#include <mailload/sansio/action.hpp>
+#include <mailload/sansio/address.hpp>
+#include <mailload/sansio/hostname.hpp>
+#include <mailload/sansio/message_builder.hpp>
+#include <mailload/sansio/reply_parser.hpp>
+#include <mailload/sansio/smtp_client.hpp>
+#include <mailload/source.hpp>
+#include <mailload/transport/inet.hpp>
+#include <mailload/transport/unix_domain.hpp>
+#include <mailload/version.hpp>

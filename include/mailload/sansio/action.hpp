@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sansio/action.hpp — what a sans-io algorithm asks its driver to do next
+#pragma once
+
+#include <boost/system/error_code.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <span>
+#include <string_view>
+
+namespace mailload::sansio {
+
+/// The kinds of request a protocol core makes of its driver.
+enum class action_type : std::uint8_t {
+    write,         ///< send every piece of `out()` in order, then resume with the byte count
+    read,          ///< read some bytes into `in()`, then resume with the byte count
+    next_message,  ///< about to start another message on this connection: pace, claim one, resume
+                   ///< with success (claimed) or error::no_more_messages
+    event,         ///< something worth reporting happened (see the algorithm's event()); resume at once
+    close,         ///< close the connection now; the algorithm is finished
+    done,          ///< finished; error() says how
+};
+
+/// One request from a protocol core. Buffers point into memory the core owns (or that outlives
+/// it), valid until the next call to resume().
+class next_action {
+public:
+    static constexpr std::size_t max_pieces = 4;
+
+    static next_action write(std::initializer_list<std::string_view> pieces) noexcept {
+        next_action a{action_type::write};
+        for (auto p : pieces)
+            if (!p.empty()) a.out_[a.nout_++] = p;
+        return a;
+    }
+    static next_action read(std::span<char> into) noexcept {
+        next_action a{action_type::read};
+        a.in_ = into;
+        return a;
+    }
+    static next_action next_message() noexcept { return next_action{action_type::next_message}; }
+    static next_action event() noexcept { return next_action{action_type::event}; }
+    static next_action close() noexcept { return next_action{action_type::close}; }
+    static next_action done(boost::system::error_code ec = {}) noexcept {
+        next_action a{action_type::done};
+        a.ec_ = ec;
+        return a;
+    }
+
+    action_type type() const noexcept { return type_; }
+    std::span<const std::string_view> out() const noexcept { return {out_.data(), nout_}; }
+    std::span<char> in() const noexcept { return in_; }
+    boost::system::error_code error() const noexcept { return ec_; }
+
+    friend bool operator==(const next_action& a, const next_action& b) noexcept {
+        if (a.type_ != b.type_ || a.ec_ != b.ec_ || a.nout_ != b.nout_) return false;
+        for (std::size_t i = 0; i < a.nout_; ++i)
+            if (a.out_[i] != b.out_[i]) return false;
+        return a.in_.size() == b.in_.size();
+    }
+    friend std::ostream& operator<<(std::ostream& os, const next_action& a) {
+        static constexpr const char* names[] = {"write", "read", "next_message", "event", "close", "done"};
+        os << names[static_cast<int>(a.type_)];
+        for (auto p : a.out()) os << " \"" << p << '"';
+        if (a.type_ == action_type::read) os << " (" << a.in_.size() << " bytes)";
+        if (a.ec_) os << " [" << a.ec_.message() << ']';
+        return os;
+    }
+
+private:
+    explicit next_action(action_type t) noexcept : type_(t) {}
+
+    action_type type_;
+    std::uint8_t nout_ = 0;
+    std::array<std::string_view, max_pieces> out_{};
+    std::span<char> in_{};
+    boost::system::error_code ec_{};
+};
+
+}  // namespace mailload::sansio
