@@ -100,20 +100,20 @@ public:
             const std::string_view shown = address.starts_with("inet:") ? address.substr(5) : address;
             return failed(std::string(shown) + ": " + resolved.error);
         }
-        return run(resolved.endpoint, observer);
+        return run_endpoint(resolved.endpoint, observer);
     }
 
     /// Runs to completion (or to the first fatal error) against `endpoint`.
     template <class Observer = null_observer>
-    source_report run(const endpoint_type& endpoint, Observer&& observer = {}) {
+    source_report run_endpoint(const endpoint_type& endpoint, Observer&& observer = {}) {
         report_ = {};
         claimed_ = 0;
         rcpt_sequence_ = 0;
         const auto started = std::chrono::steady_clock::now();
         const sansio::message_builder builder(opts_.message);
-        std::vector<std::unique_ptr<session>> sessions;
         {
             Concurrency loops;
+            std::vector<std::unique_ptr<session>> sessions;  // destroyed before their event loops
             loops_ = &loops;
             std::seed_seq seq{opts_.seed ? opts_.seed : static_cast<std::uint64_t>(started.time_since_epoch().count())};
             std::vector<std::uint64_t> seeds(opts_.sessions);
@@ -131,8 +131,8 @@ public:
             }
             loops.run();
             loops_ = nullptr;
-        }  // the loops (and any coroutine still suspended after a fatal error) end before the sessions
-        for (auto& s : sessions) add(report_.totals, s->algo.stats());
+            for (auto& s : sessions) add(report_.totals, s->algo.stats());
+        }  // after a fatal error, suspended coroutines are destroyed with their loops, never resumed
         report_.elapsed = std::chrono::steady_clock::now() - started;
         return std::move(report_);
     }

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: BSL-1.0
+// examples/common/cli.hpp — what the four tools share: Postfix-style diagnostics and number parsing
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+namespace cli {
+
+/// argv[0] exactly as typed: every diagnostic starts with it, as Postfix's do.
+inline std::string program = "mailload";
+
+/// Postfix's logger shows bytes that are neither printable ASCII nor white space as '?', and so
+/// does this one; newlines inside a message become '?' too, so each diagnostic is one line.
+inline std::string printable(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7f) c = (u == '\t' || u == ' ') ? c : '?';
+    }
+    return out;
+}
+
+inline void say(std::string_view level, std::string_view text) {
+    std::string line = program + ": ";
+    if (!level.empty()) line.append(level).append(": ");
+    line += printable(text);
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+inline void info(std::string_view text) { say({}, text); }
+inline void warning(std::string_view text) { say("warning", text); }
+
+/// `prog: fatal: text` on stderr, then exit status 1. Unlike Postfix, no one-second sleep first.
+[[noreturn]] inline void fatal(std::string_view text) {
+    say("fatal", text);
+    std::fflush(stdout);
+    std::_Exit(1);
+}
+
+/// atoi()'s reading of a number: leading digits (and sign), garbage after them ignored, 0 if none.
+inline long long leading_integer(const char* s) { return std::strtoll(s, nullptr, 10); }
+
+/// The same for a number of seconds that may have a fraction ("0.25").
+inline double leading_seconds(const char* s) {
+    const double v = std::strtod(s, nullptr);
+    return v == v ? v : 0.0;  // NaN reads as 0
+}
+
+}  // namespace cli

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: BSL-1.0
+// smtp-source — a drop-in replacement for Postfix's smtp-source(1), built on mailload
+//
+// Same options, defaults, wire bytes, counter output, diagnostics and exit status as Postfix's
+// (the seed manual: Postfix <= 3.8 recipient numbering). Long options add what Postfix lacks.
+
+#include <common/cli.hpp>
+
+#include <mailload/mailload.hpp>
+
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <type_traits>
+
+namespace {
+
+namespace hana = boost::hana;
+using namespace mailload;
+
+[[noreturn]] void usage() {
+    cli::fatal("usage: " + cli::program +
+               " -cdLNov -s sess -l msglen -m msgs -C count -M myhostname -f from -t to -r rcptcount -R delay "
+               "-w delay host[:port]");
+}
+
+void help() {
+    std::printf(
+        "usage: %s [options] [inet:]host[:port] | unix:pathname\n"
+        "Postfix smtp-source options:\n"
+        "  -4, -6          connect with IPv4 only, IPv6 only (default: both)\n"
+        "  -A              warn about unexpected replies and carry on, instead of exiting\n"
+        "  -c              print a running count of messages sent\n"
+        "  -C count        connect() attempts per connection (default 1)\n"
+        "  -d              send the next message over the same connection\n"
+        "  -f from         envelope sender (default foo@myhostname)\n"
+        "  -F file         send this pre-formatted message (no generated headers)\n"
+        "  -l length       payload bytes, headers not counted (default: a four-line body)\n"
+        "  -L              speak LMTP\n"
+        "  -m count        messages in all (default 1)\n"
+        "  -M myhostname   HELO name and default address domain (default: this host's name)\n"
+        "  -N              number every recipient with a run-wide counter\n"
+        "  -o              old mode: no HELO and no generated headers\n"
+        "  -r count        recipients per transaction (default 1)\n"
+        "  -R interval     random wait of 0..interval seconds before each later message\n"
+        "  -s count        sessions in parallel (default 1)\n"
+        "  -S subject      add a Subject: header\n"
+        "  -t to           recipient (default foo@myhostname)\n"
+        "  -T windowsize   TCP send and receive buffer size\n"
+        "  -v              verbose: every command and reply on stderr\n"
+        "  -w interval     fixed wait in seconds before each later message\n"
+        "mailload options:\n"
+        "  --compat=3.9        Postfix 3.9+ behaviour: appended recipient numbers (foo0@host), -r numbers\n"
+        "                      too, zero-padded Date: day (default 3.8, as Debian 12's Postfix)\n"
+        "  --connect-limit=N   connects in progress at once (default 0: no limit; 1: Postfix's way)\n"
+        "  --timeout=SECONDS   time limit for each connect, read and write (default 300)\n"
+        "  -w and -R accept fractional seconds.\n"
+        "  --help, --version\n",
+        cli::program.c_str());
+}
+
+struct settings {
+    source_options source;
+    std::string protocol = "smtp";
+    std::string family = "inet";
+    std::string pacing = "none";
+    double delay = 0;
+    bool count = false;
+    bool verbose = false;
+    bool compat39 = false;
+    bool numbered = false;  // -N
+    bool rcpt_given = false;
+    bool send_headers = true;
+    const char* file = nullptr;
+    const char* sender = nullptr;
+    const char* recipient = nullptr;
+    const char* myhostname = nullptr;
+    const char* address = nullptr;
+};
+
+int positive(const char* arg, const char* what) {
+    const long long v = cli::leading_integer(arg);
+    if (v <= 0 || v > INT_MAX) cli::fatal(std::string("bad ") + what + ": " + arg);
+    return static_cast<int>(v);
+}
+
+double positive_seconds(const char* arg, const char* what) {
+    const double v = cli::leading_seconds(arg);
+    if (!(v > 0) || v > 1e8) cli::fatal(std::string("bad ") + what + ": " + arg);
+    return v;
+}
+
+std::string read_file(const char* path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) cli::fatal(std::string("open ") + path + ": " + std::strerror(errno));
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string own_hostname() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || !sansio::valid_hostname(buf))
+        cli::fatal("unable to use my own hostname");
+    return buf;
+}
+
+settings parse(int argc, char** argv) {
+    settings s;
+    enum { opt_compat = 256, opt_connect_limit, opt_timeout, opt_help, opt_version };
+    static const option longopts[] = {
+        {"compat", required_argument, nullptr, opt_compat},
+        {"connect-limit", required_argument, nullptr, opt_connect_limit},
+        {"timeout", required_argument, nullptr, opt_timeout},
+        {"help", no_argument, nullptr, opt_help},
+        {"version", no_argument, nullptr, opt_version},
+        {nullptr, 0, nullptr, 0},
+    };
+    auto& o = s.source;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+46AcC:df:F:l:Lm:M:NorR:s:S:t:T:vw:", longopts, nullptr)) != -1) {
+        switch (ch) {
+        case '4': s.family = "inet4"; break;
+        case '6': s.family = "inet6"; break;
+        case 'A': o.client.ignore_rejects = true; break;
+        case 'c': s.count = true; break;
+        case 'C': o.connect_attempts = static_cast<std::uint32_t>(positive(optarg, "connection count")); break;
+        case 'd': o.client.keep_alive = true; break;
+        case 'f': s.sender = optarg; break;
+        case 'F':
+            if (o.message.length > 0) cli::fatal("-l option cannot be used with -F");
+            s.file = optarg;
+            break;
+        case 'l':
+            if (s.file) cli::fatal("-l option cannot be used with -F");
+            o.message.length = static_cast<std::size_t>(positive(optarg, "message length"));
+            break;
+        case 'L': s.protocol = "lmtp"; break;
+        case 'm': {
+            const long long v = cli::leading_integer(optarg);
+            if (v <= 0) cli::fatal(std::string("bad message count: ") + optarg);
+            o.messages = static_cast<std::uint64_t>(v);
+            break;
+        }
+        case 'M': s.myhostname = optarg; break;
+        case 'N': s.numbered = true; break;
+        case 'o':
+            o.client.send_helo = false;
+            s.send_headers = false;
+            break;
+        case 'r':
+            o.client.rcpt_count = static_cast<std::uint32_t>(positive(optarg, "recipient count"));
+            s.rcpt_given = true;
+            break;
+        case 'R':
+            if (s.pacing == "fixed") cli::fatal("do not use -w and -R options at the same time");
+            s.delay = positive_seconds(optarg, "random delay");
+            s.pacing = "random";
+            break;
+        case 's': o.sessions = static_cast<std::uint32_t>(positive(optarg, "session count")); break;
+        case 'S': o.message.subject = optarg; break;
+        case 't': s.recipient = optarg; break;
+        case 'T': o.window_size = positive(optarg, "TCP window size"); break;
+        case 'v': s.verbose = true; break;
+        case 'w':
+            if (s.pacing == "random") cli::fatal("do not use -w and -R options at the same time");
+            s.delay = positive_seconds(optarg, "fixed delay");
+            s.pacing = "fixed";
+            break;
+        case opt_compat:
+            if (std::strcmp(optarg, "3.9") == 0) s.compat39 = true;
+            else if (std::strcmp(optarg, "3.8") != 0) cli::fatal(std::string("bad --compat version: ") + optarg);
+            break;
+        case opt_connect_limit: {
+            const long long v = cli::leading_integer(optarg);
+            if (v < 0 || v > INT_MAX) cli::fatal(std::string("bad connect limit: ") + optarg);
+            o.max_connecting = static_cast<std::uint32_t>(v);
+            break;
+        }
+        case opt_timeout:
+            o.timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::duration<double>(positive_seconds(optarg, "timeout")));
+            break;
+        case opt_help: help(); std::exit(0);
+        case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); std::exit(0);
+        default: usage();
+        }
+    }
+    if (argc - optind != 1) usage();
+    s.address = argv[optind];
+    return s;
+}
+
+/// Prints what Postfix's smtp-source prints: -v lines, -A warnings, the -c counter.
+struct cli_observer {
+    bool verbose = false;
+    bool count = false;
+    bool lmtp = false;
+    unsigned long counter = 0;
+
+    void on_event(const sansio::client_event& e) {
+        switch (e.kind) {
+        case sansio::client_event::sent: cli::info(e.text); break;
+        case sansio::client_event::reply:
+            for (std::string_view rest = e.text;;) {
+                const auto nl = rest.find('\n');
+                cli::info("<<< " + std::string(rest.substr(0, nl)));
+                if (nl == std::string_view::npos) break;
+                rest.remove_prefix(nl + 1);
+            }
+            break;
+        case sansio::client_event::message_sent:
+            if (count) {
+                std::printf("%lu\r", ++counter);
+                std::fflush(stdout);
+            }
+            break;
+        case sansio::client_event::rejected:
+            cli::warning(std::string(sansio::rejection_name(e.stage, lmtp)) + ": " + std::to_string(e.code) + " " +
+                         std::string(e.text));
+            break;
+        }
+    }
+
+    void on_connect_retry(boost::system::error_code ec) { cli::warning("connect: " + ec.message()); }
+
+    template <class Socket>
+    void on_connected(Socket& socket) {
+        if (!verbose) return;
+        cli::info("smtp_stream_setup: maxtime=300 enable_deadline=0 min_data_rate=0");
+        if constexpr (std::is_same_v<typename Socket::protocol_type, boost::asio::ip::tcp>) {
+            int mss = 0;
+            socklen_t len = sizeof mss;
+            if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &mss, &len) == 0 && mss > 1024) {
+                cli::info("vstream_tweak_tcp: TCP_MAXSEG " + std::to_string(mss));
+                cli::info("fd=" + std::to_string(socket.native_handle()) +
+                          ": stream buffer size old=0 new=" + std::to_string(4 * mss));
+            }
+        }
+    }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::signal(SIGPIPE, SIG_IGN);
+    cli::program = argv[0];
+    settings s = parse(argc, argv);
+    source_options& o = s.source;
+
+    if (s.verbose) cli::info(std::string("name_mask: ") + (s.family == "inet4" ? "ipv4" : s.family == "inet6" ? "ipv6" : "all"));
+    const auto spec = sansio::parse_client_endpoint(s.address, "smtp");
+    if (!spec) cli::fatal(spec.error);
+
+    std::string myhostname;
+    if (s.myhostname) {
+        myhostname = s.myhostname;
+        const bool literal = myhostname.starts_with('[');
+        if (auto check = literal ? sansio::valid_address_literal(myhostname) : sansio::valid_hostname(myhostname); !check) {
+            cli::warning(check.problem);
+            cli::fatal((literal ? "bad address literal: " : "bad hostname: ") + myhostname);
+        }
+    } else {
+        myhostname = own_hostname();
+    }
+    const std::string fallback = "foo@" + myhostname;
+    o.client.helo_name = myhostname;
+    o.client.sender = s.sender ? s.sender : fallback;
+    o.client.recipient = s.recipient ? s.recipient : fallback;
+    o.client.trace = s.verbose;
+    if (s.compat39)
+        o.client.numbering = (s.numbered || s.rcpt_given) ? sansio::rcpt_numbering::append_sequence
+                                                          : sansio::rcpt_numbering::off;
+    else if (s.numbered)
+        o.client.numbering = sansio::rcpt_numbering::prepend_sequence;
+    else if (o.client.rcpt_count > 1)
+        o.client.numbering = sansio::rcpt_numbering::prepend_countdown;
+
+    o.message.sender = o.client.sender;
+    o.message.myhostname = myhostname;
+    o.message.headers = s.send_headers && !s.file;
+    if (s.file) o.message.file_content = read_file(s.file);
+    o.message.date = sansio::mail_date(std::time(nullptr), s.compat39);
+    o.message.pid = static_cast<std::uint32_t>(::getpid());
+
+    const auto delay = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s.delay));
+    const std::string transport = spec.spec.local ? "unix" : s.family;
+    cli_observer observer{s.verbose, s.count, s.protocol == "lmtp"};
+    source_report report;
+
+    constexpr auto candidates = hana::make_tuple(
+        hana::tuple_t<smtp, lmtp>, hana::tuple_t<inet_any, inet4, inet6, unix_domain>, hana::tuple_t<single_thread>,
+        hana::tuple_t<no_pacing, fixed_interval, random_interval>);
+    dispatch(candidates, std::array<std::string_view, 4>{s.protocol, transport, "single_thread", s.pacing},
+             [&](auto p, auto t, auto c, auto r) {
+                 using pacing_type = typename decltype(r)::type;
+                 pacing_type pacing{};
+                 if constexpr (pacing_type::paced) pacing.interval = delay;
+                 source<typename decltype(p)::type, typename decltype(t)::type, typename decltype(c)::type, pacing_type>
+                     load(o, pacing);
+                 report = load.run(s.address, observer);
+             });
+    if (report.error) cli::fatal(report.what);
+    if (s.count) std::fputc('\n', stdout);
+    return 0;
+}
