@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
+# tools/demo.sh — the quick-start "main job": build mailload's examples, start an SMTP sink on a
+# free loopback port, drive it with our smtp-source, and show what was sent. Runs from any directory.
+#
+# Until mailload's own smtp-sink exists the sink is Postfix's /usr/sbin/smtp-sink.
+# Environment overrides: SESSIONS (10), MESSAGES (10000), LENGTH (1000), SOURCE_TIMEOUT (120 s).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+sessions=${SESSIONS:-10}
+messages=${MESSAGES:-10000}
+length=${LENGTH:-1000}
+source_timeout=${SOURCE_TIMEOUT:-120}
+listen_deadline=10 # seconds to wait for the sink's listening socket
+
+echo "==== demo: install packages"
+bash tools/setup.sh
+
+echo "==== demo: build (CMake, g++, build/gcc)"
+cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++
+cmake --build build/gcc --target examples
+source_bin=build/gcc/smtp-source
+sink_bin=/usr/sbin/smtp-sink
+
+work=$(mktemp -d)
+sink_pid=""
+cleanup() {
+    if [ -n "$sink_pid" ] && kill -0 "$sink_pid" 2>/dev/null; then
+        kill "$sink_pid" 2>/dev/null || true
+        wait "$sink_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free port: bind port 0, read the port back, release it.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+sink_args=(-c "127.0.0.1:$port" 100)
+[ "$(id -u)" -ne 0 ] || sink_args=(-u nobody "${sink_args[@]}") # as root, smtp-sink must drop privileges
+echo "==== demo: sink: $sink_bin ${sink_args[*]}"
+"$sink_bin" "${sink_args[@]}" >"$work/sink.out" 2>"$work/sink.err" &
+sink_pid=$!
+
+# Wait until 127.0.0.1:port is in LISTEN state (0A) in /proc/net/tcp.
+want=$(printf '0100007F:%04X' "$port")
+deadline=$((SECONDS + listen_deadline))
+until awk -v a="$want" '$2 == a && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp; do
+    if ! kill -0 "$sink_pid" 2>/dev/null; then
+        echo "demo: the sink exited before listening:" >&2
+        cat "$work/sink.err" >&2
+        exit 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+        echo "demo: the sink is not listening on 127.0.0.1:$port after ${listen_deadline} s" >&2
+        exit 1
+    fi
+    sleep 0.05
+done
+
+source_cmd=("$source_bin" -c -s "$sessions" -m "$messages" -l "$length" -d "127.0.0.1:$port")
+echo "==== demo: source: timeout $source_timeout ${source_cmd[*]}"
+start=$(date +%s.%N)
+status=0
+timeout "$source_timeout" "${source_cmd[@]}" >"$work/source.out" 2>"$work/source.err" || status=$?
+end=$(date +%s.%N)
+
+# Stop the sink, then report.
+kill "$sink_pid"
+wait "$sink_pid" 2>/dev/null || true
+sink_pid=""
+
+echo "==== demo: results"
+echo "source output (last lines):"
+tr '\r' '\n' <"$work/source.out" | grep -v '^$' | tail -n 3 | sed 's/^/  /' || true
+if [ -s "$work/source.err" ]; then
+    echo "source stderr (last lines):"
+    tail -n 5 "$work/source.err" | sed 's/^/  /'
+fi
+sink_line=$(tr '\r' '\n' <"$work/sink.out" | grep -E 'sess=[0-9]+ quit=[0-9]+ mesg=[0-9]+' | tail -n 1) || true
+echo "sink counters: ${sink_line:-(none)}"
+[ "$status" -ne 124 ] || echo "source timed out after ${source_timeout} s"
+awk -v s="$start" -v e="$end" -v m="$messages" -v st="$status" 'BEGIN {
+    t = e - s
+    printf "source exit status %d, %d messages in %.3f s, %.0f msg/s\n", st, m, t, (t > 0 ? m / t : 0)
+}'
+exit "$status"
