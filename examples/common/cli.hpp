@@ -2,6 +2,8 @@
 // examples/common/cli.hpp — what the four tools share: Postfix-style diagnostics and number parsing
 #pragma once
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -48,6 +50,15 @@ inline long long leading_integer(const char* s) { return std::strtoll(s, nullptr
 inline double leading_seconds(const char* s) {
     const double v = std::strtod(s, nullptr);
     return v == v ? v : 0.0;  // NaN reads as 0
+}
+
+/// Raises the soft limit on open files to the hard limit, so thousands of sessions can be open.
+inline void raise_open_files_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
 }
 
 }  // namespace cli

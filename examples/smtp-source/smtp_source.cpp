@@ -255,6 +255,7 @@ struct cli_observer {
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
+    cli::raise_open_files_limit();
     cli::program = argv[0];
     settings s = parse(argc, argv);
     source_options& o = s.source;

@@ -252,6 +252,7 @@ private:
                 [this](socket_type& sock) { Transport::prepare(sock, opts_.window_size); },
                 [this, &obs](boost::system::error_code e) {
                     ++report_.connect_failures;
+                    (void)obs;  // used only by observers that take on_connect_retry()
                     if constexpr (requires { obs.on_connect_retry(e); }) obs.on_connect_retry(e);
                 });
             release_connect_slot();
