@@ -129,7 +129,7 @@ settings parse(int argc, char** argv) {
     };
     auto& o = s.source;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+46AcC:df:F:l:Lm:M:NorR:s:S:t:T:vw:", longopts, nullptr)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+46AcC:df:F:l:Lm:M:Nor:R:s:S:t:T:vw:", longopts, nullptr)) != -1) {
         switch (ch) {
         case '4': s.family = "inet4"; break;
         case '6': s.family = "inet6"; break;

@@ -14,10 +14,7 @@ program that printed only its basename would NOT be normalised and would be caug
 
 All load goes to 127.0.0.1, ::1 or a unix socket in a private temporary directory.
 
-KNOWN MISMATCH (ours is wrong, tests left asserting; see the marked tests): our getopt string
-declares -r WITHOUT an argument ("...NorR:..." instead of "...Nor:R:..."), so any use of -r makes
-our smtp-source dereference a null optarg and die of SIGSEGV (status -11/139) with no output,
-where Postfix's sends r recipients (or says "fatal: bad recipient count: 0" for -r 0).
+The -r tests once caught our getopt string declaring -r without an argument (a crash on any -r).
 """
 
 import concurrent.futures
@@ -281,12 +278,10 @@ class WireTest(unittest.TestCase):
         self.assertEqual(ours[0].count(b"HELO "), 1)
         self.assertNotIn(b"RSET", ours[0])
 
-    # KNOWN MISMATCH: fails while ours crashes on -r (see the module docstring).
     def test_r3(self):
         _, _, _, ours = self.compare(["-r", "3"])
         self.assertIn(b"RCPT TO:<3foo@%s>\r\nRCPT TO:<2foo@%s>\r\nRCPT TO:<foo@%s>\r\n" % (HOSTB, HOSTB, HOSTB), ours[0])
 
-    # KNOWN MISMATCH: fails while ours crashes on -r (see the module docstring).
     def test_r3_N(self):
         _, _, _, ours = self.compare(["-r", "3", "-N"])
         self.assertIn(b"RCPT TO:<1foo@%s>\r\nRCPT TO:<2foo@%s>\r\nRCPT TO:<3foo@%s>\r\n" % (HOSTB, HOSTB, HOSTB), ours[0])
@@ -326,7 +321,6 @@ class WireTest(unittest.TestCase):
         _, _, _, ours = self.compare(["-o"])
         self.assertTrue(ours[0].startswith(b"MAIL FROM:"))
 
-    # KNOWN MISMATCH: fails while ours crashes on -r (see the module docstring).
     def test_L_r3(self):
         self.compare(["-L", "-r", "3"], sink_options=["-L"])
 
@@ -415,7 +409,6 @@ class DiagnosticsTest(unittest.TestCase):
             ("-m abc", ["-m", "abc", refused], None, None),
             ("-s 0", ["-s", "0", refused], None, None),
             ("-l 0", ["-l", "0", refused], None, None),
-            # KNOWN MISMATCH: ours crashes on -r (module docstring); Postfix: bad recipient count: 0
             ("-r 0", ["-r", "0", refused], None, "<ARGV0>: fatal: bad recipient count: 0\n"),
             ("-C 0", ["-C", "0", refused], None, None),
             ("-T 0", ["-T", "0", refused], None, None),
@@ -470,7 +463,6 @@ class DiagnosticsTest(unittest.TestCase):
             ("-A helo rejected", ["-A"], ["-f", "helo"], None),
             ("-A mail 421", ["-A", "-m", "2"], ["-Q", "mail"], None),
             ("-A rcpt 421", ["-A", "-m", "2", "-c"], ["-Q", "rcpt"], None),
-            # KNOWN MISMATCH: ours crashes on -r (module docstring).
             ("-A -c rcpt rejected -d", ["-A", "-c", "-m", "3", "-d", "-r", "2"], ["-f", "rcpt"], None),
         ]
         return c
@@ -562,7 +554,6 @@ class DifferencesTest(unittest.TestCase):
                 sock.sendall(replies[verb].pop(0))
         return handler
 
-    # KNOWN MISMATCH: fails while ours crashes on -r (see the module docstring).
     def test_a_lmtp_A_rejected_rcpt(self):
         args = ["-L", "-A", "-r", "3"]
         with support.FakeServer(self.lmtp_script(quit_wait=support.LISTEN_TIMEOUT)) as srv:
@@ -616,7 +607,6 @@ class DifferencesTest(unittest.TestCase):
                 self.assertEqual(srv.state["messages"], n)
 
     # (c) ------------------------------------------------------------------------------------------
-    # KNOWN MISMATCH: fails while ours crashes on -r (see the module docstring).
     def test_c_compat39_numbering(self):
         target = self.sinks.get()[2]
         res, conns = run_via_relay(OURS, ["--compat=3.9", "-r", "3", "-N"], target)
@@ -640,7 +630,6 @@ class DifferencesTest(unittest.TestCase):
         self.assertIn(b"RCPT TO:<1foo@" + h + b">\r\nRCPT TO:<2foo@" + h + b">\r\nRCPT TO:<3foo@" + h + b">\r\n", conns[0])
         self.assertIn(b"To: <foo@" + h + b">\r\n", conns[0])
 
-    # KNOWN MISMATCH: fails while ours crashes on -r (see the module docstring).
     def test_c_compat39_shared_counter(self):
         target = self.sinks.get()[2]
         res, conns = run_via_relay(OURS, ["--compat=3.9", "-r", "2", "-m", "2", "-s", "2",
