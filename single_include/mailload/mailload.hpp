@@ -134,9 +134,6 @@ inline bool is_alnum(char c) noexcept {
 inline name_check valid_hostname(std::string_view name) {
     constexpr std::string_view who = "valid_hostname";
     if (name.empty()) return {"valid_hostname: empty hostname"};
-    if (name.size() > 255)
-        return {std::string(who) + ": bad length " + std::to_string(name.size()) + " for " +
-                std::string(name.substr(0, 100)) + "..."};
     std::size_t label = 0;
     bool non_numeric = false;
     for (std::size_t i = 0; i < name.size(); ++i) {
@@ -157,6 +154,9 @@ inline name_check valid_hostname(std::string_view name) {
                 who, "invalid character " + std::to_string(static_cast<unsigned char>(c)) + "(decimal)", name);
         }
     }
+    if (name.size() > 255)
+        return {std::string(who) + ": bad length " + std::to_string(name.size()) + " for " +
+                std::string(name.substr(0, 100)) + "..."};
     if (!non_numeric) return detail::gripe(who, "numeric hostname", name);
     return {};
 }
@@ -193,18 +193,26 @@ inline name_check valid_ipv4_address(std::string_view addr) {
 
 /// An IPv6 address in text form.
 inline name_check valid_ipv6_address(std::string_view addr) {
+    constexpr std::string_view who = "valid_ipv6_hostaddr";
+    for (const char c : addr)
+        if (!detail::is_digit(c) && !(c >= 'a' && c <= 'f') && !(c >= 'A' && c <= 'F') && c != ':' && c != '.')
+            return {std::string(who) + ": invalid character " + std::to_string(static_cast<unsigned char>(c)) +
+                    "(decimal) in IPv6 address: " + std::string(addr.substr(0, 100))};
     in6_addr out{};
     const std::string s(addr);
     if (s.empty() || s.size() > 45 || ::inet_pton(AF_INET6, s.c_str(), &out) != 1)
-        return detail::gripe("valid_ipv6_hostaddr", "invalid IPv6 address", addr);
+        return detail::gripe(who, "malformed IPv6 address", addr);
     return {};
 }
 
 /// Postfix's valid_mailhost_literal(): "[a.b.c.d]" or "[ipv6:addr]".
 inline name_check valid_address_literal(std::string_view lit) {
-    if (lit.size() < 2 || lit.front() != '[' || lit.back() != ']')
-        return detail::gripe("valid_mailhost_literal", "']' expected at end", lit);
-    std::string_view inner = lit.substr(1, lit.size() - 2);
+    constexpr std::string_view who = "valid_mailhost_literal";
+    if (!lit.starts_with('[')) return detail::gripe(who, "'[' expected at start", lit);
+    const auto close = lit.find(']');
+    if (close == std::string_view::npos) return detail::gripe(who, "']' expected at end", lit);
+    if (close + 1 != lit.size()) return detail::gripe(who, "unexpected text after ']'", lit);
+    std::string_view inner = lit.substr(1, close - 1);
     if (inner.size() >= 5) {
         std::string prefix(inner.substr(0, 5));
         for (auto& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -1186,7 +1194,7 @@ inline std::string_view stage_activity(client_stage s, bool lmtp) noexcept {
     case client_stage::rcpt: return "sending recipient";
     case client_stage::data: return "sending DATA command";
     case client_stage::dot: return "sending message";
-    case client_stage::rset: return "sending RSET";
+    case client_stage::rset: return "sending message";  // Postfix's words for RSET too
     case client_stage::quit: return "sending QUIT";
     }
     return "talking to server";

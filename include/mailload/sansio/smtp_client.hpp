@@ -92,7 +92,7 @@ inline std::string_view stage_activity(client_stage s, bool lmtp) noexcept {
     case client_stage::rcpt: return "sending recipient";
     case client_stage::data: return "sending DATA command";
     case client_stage::dot: return "sending message";
-    case client_stage::rset: return "sending RSET";
+    case client_stage::rset: return "sending message";  // Postfix's words for RSET too
     case client_stage::quit: return "sending QUIT";
     }
     return "talking to server";
