@@ -52,6 +52,15 @@ inline double leading_seconds(const char* s) {
     return v == v ? v : 0.0;  // NaN reads as 0
 }
 
+/// True if `s` is one or more digits, optionally with a decimal fraction ("1", "0.25").
+inline bool is_decimal(std::string_view s) {
+    const auto dot = s.find('.');
+    const auto whole = s.substr(0, dot);
+    const auto frac = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
+    auto digits = [](std::string_view d) { return d.find_first_not_of("0123456789") == std::string_view::npos; };
+    return !whole.empty() && digits(whole) && digits(frac) && (dot == std::string_view::npos || !frac.empty());
+}
+
 /// Raises the soft limit on open files to the hard limit, so thousands of sessions can be open.
 inline void raise_open_files_limit() {
     rlimit lim{};

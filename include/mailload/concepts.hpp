@@ -43,13 +43,15 @@ concept sansio_algorithm = requires(A a, boost::system::error_code ec, std::size
 /// | `P::default_port`      | string_view      | service used when an address has no port    |
 /// | `P::is_lmtp`           | bool             | LHLO, and one reply per recipient after "." |
 /// | `P::client_algorithm`  | sansio_algorithm | the client's protocol core                  |
+/// | `P::server_algorithm`  | sansio_algorithm | the server's protocol core                  |
 template <class P>
 concept protocol = requires {
     { P::name } -> std::convertible_to<std::string_view>;
     { P::default_port } -> std::convertible_to<std::string_view>;
     { P::is_lmtp } -> std::convertible_to<bool>;
     typename P::client_algorithm;
-} && sansio_algorithm<typename P::client_algorithm>;
+    typename P::server_algorithm;
+} && sansio_algorithm<typename P::client_algorithm> && sansio_algorithm<typename P::server_algorithm>;
 
 /// Transport policy: the socket family and how an address argument becomes an endpoint.
 ///
@@ -60,12 +62,20 @@ concept protocol = requires {
 /// | `T::accepts(spec)`           | bool                          | the spec is of this transport    |
 /// | `T::resolve(spec)`           | resolved_endpoint<endpoint>   | Postfix's resolution rules       |
 /// | `T::prepare(socket, window)` | void                          | socket options before connect    |
+/// | `T::resolve_listen(spec)`    | resolved_endpoint<endpoint>   | a listen address (wildcard host) |
+/// | `T::bind(acceptor, ep, window, ec, what)` | void             | open, set options, bind          |
+/// | `T::peer_name(endpoint)`     | std::string                   | "127.0.0.1", "::1", "local"      |
 template <class T>
-concept transport = requires(const sansio::endpoint_spec& spec, typename T::protocol_type::socket& s, int window) {
+concept transport = requires(const sansio::endpoint_spec& spec, typename T::protocol_type::socket& s,
+                             typename T::protocol_type::acceptor& a, const typename T::protocol_type::endpoint& ep,
+                             int window, boost::system::error_code& ec, std::string& what) {
     { T::name } -> std::convertible_to<std::string_view>;
     { T::accepts(spec) } -> std::same_as<bool>;
     { T::resolve(spec) } -> std::same_as<resolved_endpoint<typename T::protocol_type::endpoint>>;
+    { T::resolve_listen(spec) } -> std::same_as<resolved_endpoint<typename T::protocol_type::endpoint>>;
     T::prepare(s, window);
+    T::bind(a, ep, window, ec, what);
+    { T::peer_name(ep) } -> std::same_as<std::string>;
 };
 
 /// Concurrency policy: where sessions run and who runs the event loops.

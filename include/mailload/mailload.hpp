@@ -5,6 +5,7 @@
 #include <mailload/concepts.hpp>
 #include <mailload/concurrency/single_thread.hpp>
 #include <mailload/dispatch.hpp>
+#include <mailload/dump.hpp>
 #include <mailload/error.hpp>
 #include <mailload/io/connect.hpp>
 #include <mailload/io/deadline.hpp>
@@ -15,10 +16,13 @@
 #include <mailload/protocol/smtp.hpp>
 #include <mailload/sansio/action.hpp>
 #include <mailload/sansio/address.hpp>
+#include <mailload/sansio/data_scanner.hpp>
 #include <mailload/sansio/hostname.hpp>
 #include <mailload/sansio/message_builder.hpp>
 #include <mailload/sansio/reply_parser.hpp>
 #include <mailload/sansio/smtp_client.hpp>
+#include <mailload/sansio/smtp_server.hpp>
+#include <mailload/sink.hpp>
 #include <mailload/source.hpp>
 #include <mailload/transport/inet.hpp>
 #include <mailload/transport/unix_domain.hpp>

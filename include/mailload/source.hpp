@@ -143,9 +143,8 @@ private:
     struct session {
         session(const boost::asio::any_io_executor& ex, const source_options& o, const sansio::message_builder& b,
                 std::atomic<std::uint64_t>& seq, std::uint64_t seed)
-            : socket(ex), pacer(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed) {}
+            : socket(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed) {}
         socket_type socket;
-        boost::asio::steady_timer pacer;
         io::deadline deadline;
         typename Protocol::client_algorithm algo;
         std::mt19937_64 rng;
@@ -185,10 +184,7 @@ private:
     }
 
     boost::asio::awaitable<void> pace(session& s) {
-        if constexpr (Pacing::paced) {
-            s.pacer.expires_after(pacing_.next_delay(s.rng));
-            co_await s.pacer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-        }
+        if constexpr (Pacing::paced) co_await s.deadline.pause(pacing_.next_delay(s.rng));
         co_return;
     }
 
@@ -273,7 +269,6 @@ private:
             }
         }
         s.deadline.stop();
-        s.pacer.cancel();
     }
 
     static std::string describe(const typename Protocol::client_algorithm& algo, boost::system::error_code ec) {

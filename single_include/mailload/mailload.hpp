@@ -16,6 +16,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
@@ -31,6 +32,7 @@ enum class action_type : std::uint8_t {
     next_message,  ///< about to start another message on this connection: pace, claim one, resume
                    ///< with success (claimed) or error::no_more_messages
     event,         ///< something worth reporting happened (see the algorithm's event()); resume at once
+    wait,          ///< do nothing for `duration()` (no reading either), then resume
     close,         ///< close the connection now; the algorithm is finished
     done,          ///< finished; error() says how
 };
@@ -54,6 +56,11 @@ public:
     }
     static next_action next_message() noexcept { return next_action{action_type::next_message}; }
     static next_action event() noexcept { return next_action{action_type::event}; }
+    static next_action wait(std::chrono::steady_clock::duration d) noexcept {
+        next_action a{action_type::wait};
+        a.wait_ = d;
+        return a;
+    }
     static next_action close() noexcept { return next_action{action_type::close}; }
     static next_action done(boost::system::error_code ec = {}) noexcept {
         next_action a{action_type::done};
@@ -65,18 +72,21 @@ public:
     std::span<const std::string_view> out() const noexcept { return {out_.data(), nout_}; }
     std::span<char> in() const noexcept { return in_; }
     boost::system::error_code error() const noexcept { return ec_; }
+    std::chrono::steady_clock::duration duration() const noexcept { return wait_; }
 
     friend bool operator==(const next_action& a, const next_action& b) noexcept {
         if (a.type_ != b.type_ || a.ec_ != b.ec_ || a.nout_ != b.nout_) return false;
         for (std::size_t i = 0; i < a.nout_; ++i)
             if (a.out_[i] != b.out_[i]) return false;
-        return a.in_.size() == b.in_.size();
+        return a.in_.size() == b.in_.size() && a.wait_ == b.wait_;
     }
     friend std::ostream& operator<<(std::ostream& os, const next_action& a) {
-        static constexpr const char* names[] = {"write", "read", "next_message", "event", "close", "done"};
+        static constexpr const char* names[] = {"write", "read", "next_message", "event", "wait", "close", "done"};
         os << names[static_cast<int>(a.type_)];
         for (auto p : a.out()) os << " \"" << p << '"';
         if (a.type_ == action_type::read) os << " (" << a.in_.size() << " bytes)";
+        if (a.type_ == action_type::wait)
+            os << ' ' << std::chrono::duration_cast<std::chrono::milliseconds>(a.wait_).count() << " ms";
         if (a.ec_) os << " [" << a.ec_.message() << ']';
         return os;
     }
@@ -88,6 +98,7 @@ private:
     std::uint8_t nout_ = 0;
     std::array<std::string_view, max_pieces> out_{};
     std::span<char> in_{};
+    std::chrono::steady_clock::duration wait_{};
     boost::system::error_code ec_{};
 };
 
@@ -365,13 +376,15 @@ concept sansio_algorithm = requires(A a, boost::system::error_code ec, std::size
 /// | `P::default_port`      | string_view      | service used when an address has no port    |
 /// | `P::is_lmtp`           | bool             | LHLO, and one reply per recipient after "." |
 /// | `P::client_algorithm`  | sansio_algorithm | the client's protocol core                  |
+/// | `P::server_algorithm`  | sansio_algorithm | the server's protocol core                  |
 template <class P>
 concept protocol = requires {
     { P::name } -> std::convertible_to<std::string_view>;
     { P::default_port } -> std::convertible_to<std::string_view>;
     { P::is_lmtp } -> std::convertible_to<bool>;
     typename P::client_algorithm;
-} && sansio_algorithm<typename P::client_algorithm>;
+    typename P::server_algorithm;
+} && sansio_algorithm<typename P::client_algorithm> && sansio_algorithm<typename P::server_algorithm>;
 
 /// Transport policy: the socket family and how an address argument becomes an endpoint.
 ///
@@ -382,12 +395,20 @@ concept protocol = requires {
 /// | `T::accepts(spec)`           | bool                          | the spec is of this transport    |
 /// | `T::resolve(spec)`           | resolved_endpoint<endpoint>   | Postfix's resolution rules       |
 /// | `T::prepare(socket, window)` | void                          | socket options before connect    |
+/// | `T::resolve_listen(spec)`    | resolved_endpoint<endpoint>   | a listen address (wildcard host) |
+/// | `T::bind(acceptor, ep, window, ec, what)` | void             | open, set options, bind          |
+/// | `T::peer_name(endpoint)`     | std::string                   | "127.0.0.1", "::1", "local"      |
 template <class T>
-concept transport = requires(const sansio::endpoint_spec& spec, typename T::protocol_type::socket& s, int window) {
+concept transport = requires(const sansio::endpoint_spec& spec, typename T::protocol_type::socket& s,
+                             typename T::protocol_type::acceptor& a, const typename T::protocol_type::endpoint& ep,
+                             int window, boost::system::error_code& ec, std::string& what) {
     { T::name } -> std::convertible_to<std::string_view>;
     { T::accepts(spec) } -> std::same_as<bool>;
     { T::resolve(spec) } -> std::same_as<resolved_endpoint<typename T::protocol_type::endpoint>>;
+    { T::resolve_listen(spec) } -> std::same_as<resolved_endpoint<typename T::protocol_type::endpoint>>;
     T::prepare(s, window);
+    T::bind(a, ep, window, ec, what);
+    { T::peer_name(ep) } -> std::same_as<std::string>;
 };
 
 /// Concurrency policy: where sessions run and who runs the event loops.
@@ -524,330 +545,102 @@ bool dispatch(const Axes& axes, const std::array<std::string_view, N>& keys, F&&
 
 }  // namespace mailload
 // ---- end mailload/dispatch.hpp ----
-// ---- begin mailload/error.hpp ----
+// ---- begin mailload/dump.hpp ----
 // SPDX-License-Identifier: BSL-1.0
-// mailload/error.hpp — mailload's error codes, as a boost::system error category
+// mailload/dump.hpp — smtp-sink's dump files (-d one file per message, -D one shared file)
 
-#include <boost/system/error_code.hpp>
+// ---- begin mailload/sansio/data_scanner.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sansio/data_scanner.hpp — finds DATA's CRLF.CRLF across any buffer split; undoes dot-stuffing
 
-#include <ostream>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
-#include <type_traits>
+#include <string_view>
 
-namespace mailload {
-
-/// Errors the protocol cores and drivers report (never thrown; carried in error_code values).
-enum class error {
-    success = 0,
-    no_more_messages,  ///< every message of the run has been claimed (not a failure)
-    rejected,          ///< the server answered a command with an unexpected reply code
-    server_closing,    ///< the server answered 421 or 521: the session was closed
-    lost_connection,   ///< the peer closed or reset the connection
-    timeout,           ///< an operation did not complete within its time limit
-    line_too_long,     ///< a protocol line exceeded its bound
-    bad_reply,         ///< a reply that cannot be parsed
-};
-
-namespace detail {
-class error_category final : public boost::system::error_category {
-public:
-    const char* name() const noexcept override { return "mailload"; }
-    std::string message(int ev) const override {
-        switch (static_cast<error>(ev)) {
-        case error::success: return "success";
-        case error::no_more_messages: return "no more messages";
-        case error::rejected: return "rejected";
-        case error::server_closing: return "server closing connection";
-        case error::lost_connection: return "lost connection";
-        case error::timeout: return "timeout";
-        case error::line_too_long: return "line too long";
-        case error::bad_reply: return "bad reply";
-        }
-        return "unknown mailload error";
-    }
-};
-}  // namespace detail
-
-/// The category of mailload::error values.
-inline const boost::system::error_category& error_category() noexcept {
-    static const detail::error_category cat;
-    return cat;
-}
-
-inline boost::system::error_code make_error_code(error e) noexcept {
-    return {static_cast<int>(e), error_category()};
-}
-
-inline std::ostream& operator<<(std::ostream& os, error e) { return os << error_category().message(static_cast<int>(e)); }
-
-}  // namespace mailload
-
-template <>
-struct boost::system::is_error_code_enum<mailload::error> : std::true_type {};
-// ---- end mailload/error.hpp ----
-// ---- begin mailload/io/connect.hpp ----
-// SPDX-License-Identifier: BSL-1.0
-// mailload/io/connect.hpp — connect with Postfix's -C retries, under the session's deadline
-
-// ---- begin mailload/io/deadline.hpp ----
-// SPDX-License-Identifier: BSL-1.0
-// mailload/io/deadline.hpp — one watchdog timer per session bounds every socket operation
-
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/system/error_code.hpp>
-
-#include <chrono>
-
-namespace mailload::io {
+namespace mailload::sansio {
 
 /**
- * A per-operation time limit without a timer operation per socket operation (Boost 1.81 has no
- * cancel_after). Each operation calls begin() and end(); one watchdog coroutine per session,
- * watch(), wakes at the latest expiry and cancels the operation in progress if its time is up.
- * Expiries only move forward while it sleeps, so it never wakes late.
+ * Finds the end of SMTP message data, `CR LF . CR LF`, in bytes that arrive in any split,
+ * without buffering them. It starts as if a CR LF had just been seen, so ".\r\n" at once ends
+ * an empty message. Bytes far from a CR are skipped a block at a time (memchr); only the few
+ * around each CR are looked at one by one. A bare LF never ends a line.
  */
-class deadline {
+class data_end_scanner {
 public:
-    using clock = std::chrono::steady_clock;
-
-    deadline(const boost::asio::any_io_executor& ex, clock::duration limit) : timer_(ex), limit_(limit) {}
-
-    /// An operation starts now.
-    void begin() noexcept {
-        expiry_ = clock::now() + limit_;
-        busy_ = true;
-        expired_ = false;
-    }
-
-    /// The operation ended with `ec`: error::timeout if the watchdog cancelled it.
-    boost::system::error_code end(boost::system::error_code ec) noexcept {
-        busy_ = false;
-        return expired_ ? boost::system::error_code(error::timeout) : ec;
-    }
-
-    /// The watchdog: runs until stop(); calls `cancel()` when a busy operation overruns.
-    template <class Cancel>
-    boost::asio::awaitable<void> watch(Cancel cancel) {
-        while (!stopped_) {
-            const auto now = clock::now();
-            timer_.expires_at(expiry_ > now ? expiry_ : now + limit_);
-            co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-            if (!stopped_ && busy_ && !expired_ && expiry_ <= clock::now()) {
-                expired_ = true;
-                cancel();
+    /// Scans `in`; returns how many bytes belong to the message data, the end marker included,
+    /// when the end was found in them (then done() is true), else in.size().
+    std::size_t scan(std::string_view in) noexcept {
+        const char* p = in.data();
+        const char* const end = p + in.size();
+        while (p < end) {
+            if (state_ == any) {
+                p = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(end - p)));
+                if (!p) return in.size();
+                state_ = cr;
+                ++p;
+                continue;
+            }
+            const char c = *p++;
+            switch (state_) {
+            case cr: state_ = c == '\n' ? line_start : c == '\r' ? cr : any; break;
+            case line_start: state_ = c == '.' ? dot : c == '\r' ? cr : any; break;
+            case dot: state_ = c == '\r' ? dot_cr : any; break;
+            case dot_cr:
+                if (c == '\n') {
+                    state_ = line_start;
+                    done_ = true;
+                    return static_cast<std::size_t>(p - in.data());
+                }
+                state_ = c == '\r' ? cr : any;
+                break;
+            default: break;
             }
         }
+        return in.size();
     }
 
-    /// Ends the watchdog.
-    void stop() {
-        stopped_ = true;
-        timer_.cancel();
+    /// True once the end marker was found; reset() starts a new message.
+    bool done() const noexcept { return done_; }
+    void reset() noexcept {
+        state_ = line_start;
+        done_ = false;
     }
 
 private:
-    boost::asio::steady_timer timer_;
-    clock::duration limit_;
-    clock::time_point expiry_ = clock::now();
-    bool busy_ = false;
-    bool expired_ = false;
-    bool stopped_ = false;
+    enum state_t : std::uint8_t { any, cr, line_start, dot, dot_cr };
+    state_t state_ = line_start;
+    bool done_ = false;
 };
-
-}  // namespace mailload::io
-// ---- end mailload/io/deadline.hpp ----
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/system/error_code.hpp>
-
-#include <cstdint>
-
-namespace mailload::io {
 
 /**
- * Opens `socket`, lets `prepare(socket)` set its options, and connects to `ep`, up to
- * `attempts` times in all (Postfix's -C, for stacks that answer SYN with RST when their listen
- * queue is full). Before each retry it calls `on_retry(ec)` with the failure. Returns the last
- * error, or success with the socket connected.
+ * Turns message data as sent on the wire into what smtp-sink's dump files hold: every CR
+ * removed (lone ones too) and the first '.' of each line dropped. Fed the data with its end
+ * marker, it yields the content followed by one empty line, as Postfix's dumps end.
  */
-template <class Socket, class Endpoint, class Prepare, class OnRetry>
-boost::asio::awaitable<boost::system::error_code> connect(Socket& socket, const Endpoint& ep,
-                                                          std::uint32_t attempts, deadline& dl,
-                                                          Prepare prepare, OnRetry on_retry) {
-    for (std::uint32_t attempt = 1;; ++attempt) {
-        boost::system::error_code ec;
-        socket.open(ep.protocol(), ec);
-        if (ec) co_return ec;
-        prepare(socket);
-        dl.begin();
-        auto [e] = co_await socket.async_connect(ep, boost::asio::as_tuple(boost::asio::use_awaitable));
-        ec = dl.end(e);
-        if (!ec) co_return ec;
-        boost::system::error_code ignored;
-        socket.close(ignored);
-        if (attempt >= attempts) co_return ec;
-        on_retry(ec);
-    }
-}
-
-}  // namespace mailload::io
-// ---- end mailload/io/connect.hpp ----
-// ---- begin mailload/io/run.hpp ----
-// SPDX-License-Identifier: BSL-1.0
-// mailload/io/run.hpp — the one driver: carries out a sans-io algorithm's actions on a stream
-
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/buffer.hpp>
-#include <boost/asio/error.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/system/error_code.hpp>
-
-#include <array>
-#include <cstddef>
-#include <span>
-
-namespace mailload::io {
-
-/**
- * Runs `algo` on the connected `stream` until it asks to close or is done: writes and reads
- * under `dl`'s time limit (end of stream reads as error::lost_connection, an expired limit as
- * error::timeout). `handler.on_event()` is called for each `event` action and
- * `co_await handler.next_message()` for each `next_message` action; the latter's error code
- * goes back to the algorithm. Returns success after `close`, or the `done` action's error.
- */
-template <class Stream, sansio_algorithm Algorithm, class Handler>
-boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm& algo, deadline& dl,
-                                                      Handler& handler) {
-    using boost::asio::as_tuple;
-    using boost::asio::use_awaitable;
-    boost::system::error_code ec;
-    std::size_t n = 0;
-    for (;;) {
-        const sansio::next_action act = algo.resume(ec, n);
-        ec = {};
-        n = 0;
-        switch (act.type()) {
-        case sansio::action_type::write: {
-            std::array<boost::asio::const_buffer, sansio::next_action::max_pieces> bufs;
-            const auto pieces = act.out();
-            for (std::size_t i = 0; i < pieces.size(); ++i) bufs[i] = boost::asio::buffer(pieces[i].data(), pieces[i].size());
-            dl.begin();
-            auto [e, k] = co_await boost::asio::async_write(
-                stream, std::span<const boost::asio::const_buffer>(bufs.data(), pieces.size()),
-                as_tuple(use_awaitable));
-            ec = dl.end(e);
-            n = k;
-            break;
-        }
-        case sansio::action_type::read: {
-            dl.begin();
-            auto [e, k] = co_await stream.async_read_some(boost::asio::buffer(act.in().data(), act.in().size()), as_tuple(use_awaitable));
-            ec = dl.end(e == boost::asio::error::eof ? boost::system::error_code(error::lost_connection) : e);
-            n = k;
-            break;
-        }
-        case sansio::action_type::next_message: ec = co_await handler.next_message(); break;
-        case sansio::action_type::event: handler.on_event(algo); break;
-        case sansio::action_type::close: co_return boost::system::error_code{};
-        case sansio::action_type::done: co_return act.error();
+class dot_unstuffer {
+public:
+    /// Appends the transformed bytes of `in` to `out`.
+    void feed(std::string_view in, std::string& out) {
+        for (const char c : in) {
+            if (c == '\r') continue;
+            if (line_start_ && c == '.') {
+                line_start_ = false;
+                continue;
+            }
+            line_start_ = c == '\n';
+            out += c;
         }
     }
-}
+    void reset() noexcept { line_start_ = true; }
 
-}  // namespace mailload::io
-// ---- end mailload/io/run.hpp ----
-// ---- begin mailload/pacing/fixed_interval.hpp ----
-// SPDX-License-Identifier: BSL-1.0
-// mailload/pacing/fixed_interval.hpp — a fixed wait before each later message (-w)
-
-
-#include <chrono>
-#include <random>
-#include <string_view>
-
-namespace mailload {
-
-/// Postfix's -w: each session waits `interval` before each of its later messages. Fractional
-/// seconds are allowed (Postfix takes whole seconds only).
-struct fixed_interval {
-    static constexpr std::string_view name = "fixed";
-    static constexpr bool paced = true;
-    std::chrono::steady_clock::duration interval{};
-
-    std::chrono::steady_clock::duration next_delay(std::mt19937_64&) const noexcept { return interval; }
+private:
+    bool line_start_ = true;
 };
 
-static_assert(pacing<fixed_interval>);
-
-}  // namespace mailload
-// ---- end mailload/pacing/fixed_interval.hpp ----
-// ---- begin mailload/pacing/no_pacing.hpp ----
-// SPDX-License-Identifier: BSL-1.0
-// mailload/pacing/no_pacing.hpp — start each message as soon as the last one ends
-
-
-#include <chrono>
-#include <random>
-#include <string_view>
-
-namespace mailload {
-
-/// No wait between messages; a source with this policy never touches its pacing timer.
-struct no_pacing {
-    static constexpr std::string_view name = "none";
-    static constexpr bool paced = false;
-    std::chrono::steady_clock::duration next_delay(std::mt19937_64&) const noexcept { return {}; }
-};
-
-static_assert(pacing<no_pacing>);
-
-}  // namespace mailload
-// ---- end mailload/pacing/no_pacing.hpp ----
-// ---- begin mailload/pacing/random_interval.hpp ----
-// SPDX-License-Identifier: BSL-1.0
-// mailload/pacing/random_interval.hpp — a random wait before each later message (-R)
-
-
-#include <chrono>
-#include <random>
-#include <string_view>
-
-namespace mailload {
-
-/// Postfix's -R: each session waits a random time, uniform in [0, interval], before each of its
-/// later messages. Postfix draws whole seconds; this draws at nanosecond resolution.
-struct random_interval {
-    static constexpr std::string_view name = "random";
-    static constexpr bool paced = true;
-    std::chrono::steady_clock::duration interval{};
-
-    std::chrono::steady_clock::duration next_delay(std::mt19937_64& rng) const {
-        std::uniform_int_distribution<std::chrono::steady_clock::rep> pick(0, interval.count());
-        return std::chrono::steady_clock::duration(pick(rng));
-    }
-};
-
-static_assert(pacing<random_interval>);
-
-}  // namespace mailload
-// ---- end mailload/pacing/random_interval.hpp ----
-// ---- begin mailload/protocol/smtp.hpp ----
-// SPDX-License-Identifier: BSL-1.0
-// mailload/protocol/smtp.hpp — the smtp and lmtp protocol policies
-
-// ---- begin mailload/sansio/smtp_client.hpp ----
-// SPDX-License-Identifier: BSL-1.0
-// mailload/sansio/smtp_client.hpp — SMTP/LMTP client algorithm (smtp-source's dialog), sans I/O
-
+}  // namespace mailload::sansio
+// ---- end mailload/sansio/data_scanner.hpp ----
 // ---- begin mailload/sansio/message_builder.hpp ----
 // SPDX-License-Identifier: BSL-1.0
 // mailload/sansio/message_builder.hpp — message content for smtp-source: headers, -l payload, -F files
@@ -984,6 +777,1056 @@ private:
 
 }  // namespace mailload::sansio
 // ---- end mailload/sansio/message_builder.hpp ----
+// ---- begin mailload/sansio/smtp_server.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sansio/smtp_server.hpp — SMTP/LMTP server algorithm (smtp-sink's behaviour), sans I/O
+
+// ---- begin mailload/error.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/error.hpp — mailload's error codes, as a boost::system error category
+
+#include <boost/system/error_code.hpp>
+
+#include <ostream>
+#include <string>
+#include <type_traits>
+
+namespace mailload {
+
+/// Errors the protocol cores and drivers report (never thrown; carried in error_code values).
+enum class error {
+    success = 0,
+    no_more_messages,  ///< every message of the run has been claimed (not a failure)
+    rejected,          ///< the server answered a command with an unexpected reply code
+    server_closing,    ///< the server answered 421 or 521: the session was closed
+    lost_connection,   ///< the peer closed or reset the connection
+    timeout,           ///< an operation did not complete within its time limit
+    line_too_long,     ///< a protocol line exceeded its bound
+    bad_reply,         ///< a reply that cannot be parsed
+};
+
+namespace detail {
+class error_category final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "mailload"; }
+    std::string message(int ev) const override {
+        switch (static_cast<error>(ev)) {
+        case error::success: return "success";
+        case error::no_more_messages: return "no more messages";
+        case error::rejected: return "rejected";
+        case error::server_closing: return "server closing connection";
+        case error::lost_connection: return "lost connection";
+        case error::timeout: return "timeout";
+        case error::line_too_long: return "line too long";
+        case error::bad_reply: return "bad reply";
+        }
+        return "unknown mailload error";
+    }
+};
+}  // namespace detail
+
+/// The category of mailload::error values.
+inline const boost::system::error_category& error_category() noexcept {
+    static const detail::error_category cat;
+    return cat;
+}
+
+inline boost::system::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+inline std::ostream& operator<<(std::ostream& os, error e) { return os << error_category().message(static_cast<int>(e)); }
+
+}  // namespace mailload
+
+template <>
+struct boost::system::is_error_code_enum<mailload::error> : std::true_type {};
+// ---- end mailload/error.hpp ----
+
+#include <boost/system/error_code.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace mailload::sansio {
+
+/// smtp-sink's commands, the `connect` and `.` pseudo-commands included (the names its
+/// command lists -f -q -Q -r -s -W take).
+enum class smtp_command : std::uint8_t {
+    connect, helo, ehlo, lhlo, xclient, xforward, auth, mail, rcpt, data, dot, rset, noop, vrfy, quit
+};
+inline constexpr std::size_t smtp_command_count = 15;
+inline constexpr std::array<std::string_view, smtp_command_count> smtp_command_names = {
+    "connect", "helo", "ehlo", "lhlo", "xclient", "xforward", "auth", "mail",
+    "rcpt",    "data", ".",    "rset", "noop",    "vrfy",     "quit"};
+
+/// The command a name stands for, ignoring case; nothing for an unknown name.
+inline std::optional<smtp_command> find_smtp_command(std::string_view name) noexcept {
+    for (std::size_t i = 0; i < smtp_command_count; ++i) {
+        const auto want = smtp_command_names[i];
+        if (want.size() != name.size()) continue;
+        bool same = true;
+        for (std::size_t k = 0; k < want.size() && same; ++k) {
+            char c = name[k];
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            same = c == want[k];
+        }
+        if (same) return static_cast<smtp_command>(i);
+    }
+    return std::nullopt;
+}
+
+/// A set of commands, one bit each.
+class command_set {
+public:
+    constexpr void add(smtp_command c) noexcept { bits_ |= 1u << static_cast<unsigned>(c); }
+    constexpr bool has(smtp_command c) const noexcept { return bits_ >> static_cast<unsigned>(c) & 1u; }
+    constexpr bool empty() const noexcept { return bits_ == 0; }
+
+private:
+    std::uint32_t bits_ = 0;
+};
+
+/// smtp-sink's -W cmd:delay[:odds]: the reply waits delay × k, where k counts the dice rolls
+/// (0-99) below `odds` before the first one that is not; without odds, always `delay`.
+struct command_delay {
+    std::chrono::steady_clock::duration delay{};
+    int odds = -1;  ///< 0-99, or -1: no dice
+};
+
+/// The server's behaviour: smtp-sink's flags as data.
+struct server_config {
+    std::string hostname = "smtp-sink";  ///< -h
+    bool lmtp = false;                   ///< -L: only LHLO; one "." reply per recipient
+    bool esmtp = true;                   ///< -e (and -P) clear it: no "ESMTP" in the greeting, no EHLO
+    bool pix = false;                    ///< -P: the greeting is "220 ********"
+    bool pipelining = true;              ///< EHLO capabilities: -p (or any -f/-r list) clears it,
+    bool eightbitmime = true;            ///<   -8,
+    bool auth = true;                    ///<   -a,
+    bool xclient = true;                 ///<   -C (which also disables XCLIENT),
+    bool xforward = true;                ///<   -F (which also disables XFORWARD),
+    bool enhanced_status_codes = true;   ///<   -E,
+    bool dsn = true;                     ///<   -N
+    std::string soft_reply = "450 4.3.0 Error: command failed";  ///< -b
+    std::string hard_reply = "500 5.3.0 Error: command failed";  ///< -B
+    command_set log;       ///< -s: report as a `syslog` event
+    command_set drop;      ///< -q: disconnect without a reply
+    command_set close;     ///< -Q: reply 421 and disconnect
+    command_set hard;      ///< -f: the hard error reply
+    command_set soft;      ///< -r: the soft error reply
+    std::array<std::optional<command_delay>, smtp_command_count> delays{};  ///< -W, -w
+    std::optional<std::chrono::steady_clock::duration> abort_delay;          ///< -A
+    std::chrono::steady_clock::duration data_pause{};                         ///< -H
+    bool trace = false;    ///< report every command line as a `command` event (-v)
+    bool content = false;  ///< report message data as `content` events (dumps)
+};
+
+/// Something the server reports while it runs.
+struct server_event {
+    enum kind_t : std::uint8_t {
+        command,        ///< a command line arrived (trace only); `text` is it, cut at a NUL
+        syslog,         ///< -s: `text` is the command as typed, `args` its arguments
+        line_too_long,  ///< a command line over the limit: the connection is closed, no reply
+        helo,           ///< HELO/EHLO/LHLO accepted; `args` with leading white space removed
+        mail,           ///< MAIL accepted: a transaction began; `args` after the ':' (trimmed)
+        rcpt,           ///< RCPT accepted; `args` after the ':' (trimmed)
+        data,           ///< DATA accepted (354 sent)
+        content,        ///< message data as received, end marker included (content only)
+        message,        ///< a complete message arrived (before its "." reply)
+        reset,          ///< the open transaction ended without a message
+        quit,           ///< QUIT arrived
+    };
+    kind_t kind = command;
+    smtp_command cmd = smtp_command::connect;
+    std::string_view text;
+    std::string_view args;
+};
+
+/// Per-connection tallies.
+struct server_stats {
+    std::uint64_t messages = 0;
+    std::uint64_t recipients = 0;  ///< recipients of the complete messages
+    std::uint64_t data_bytes = 0;  ///< message data bytes, end markers included
+    std::uint64_t quits = 0;
+};
+
+/// The client's protocol as smtp-sink's dumps name it.
+enum class client_proto : std::uint8_t { smtp, esmtp, lmtp };
+
+/**
+ * smtp-sink's side of one connection, as a sans-io state machine: greeting, commands read a
+ * line at a time (CR LF only ends a line; at most `max_line` bytes with the CR LF), replies
+ * batched until the input runs dry (a pipelined burst is answered in one write), DATA scanned a
+ * block at a time for CR LF . CR LF without buffering the message.
+ *
+ * Unlike Postfix's sink, a delayed reply (-W/-w) holds back the commands after it, so replies
+ * never come out of order; an LMTP "." outside DATA gets one reply.
+ */
+class smtp_server {
+public:
+    static constexpr std::size_t max_line = 2048;  ///< a command line, CR LF included
+
+    explicit smtp_server(const server_config& cfg, std::uint64_t seed = 1) : cfg_(cfg), rng_(seed) {
+        out_.reserve(1024);
+        args_.reserve(max_line);
+        greeting_ = cfg.pix ? "220 ********\r\n" : "220 " + cfg.hostname + (cfg.esmtp ? " ESMTP\r\n" : "\r\n");
+        ehlo_ = "250-" + cfg.hostname + "\r\n";
+        if (cfg.pipelining) ehlo_ += "250-PIPELINING\r\n";
+        if (cfg.eightbitmime) ehlo_ += "250-8BITMIME\r\n";
+        if (cfg.auth) ehlo_ += "250-AUTH PLAIN LOGIN\r\n";
+        if (cfg.xclient) ehlo_ += "250-XCLIENT NAME HELO\r\n";
+        if (cfg.xforward) ehlo_ += "250-XFORWARD NAME ADDR PROTO HELO\r\n";
+        if (cfg.enhanced_status_codes) ehlo_ += "250-ENHANCEDSTATUSCODES\r\n";
+        if (cfg.dsn) ehlo_ += "250-DSN\r\n";
+        ehlo_ += "250 \r\n";
+        helo_reply_ = "250 " + cfg.hostname + "\r\n";
+        soft_ = cfg.soft_reply + "\r\n";
+        hard_ = cfg.hard_reply + "\r\n";
+    }
+
+    smtp_server(const smtp_server&) = delete;
+    smtp_server& operator=(const smtp_server&) = delete;
+
+    /// Begins a new connection: the `connect` pseudo-command (the greeting) comes first.
+    void start() noexcept {
+        in_begin_ = in_end_ = scan_from_ = 0;
+        out_.clear();
+        qhead_ = qlen_ = 0;
+        last_ = action_type::done;
+        data_mode_ = in_transaction_ = closing_ = after_data_ = write_failed_ = false;
+        pending_ = pending_t::none;
+        rcpts_ = 0;
+        proto_ = cfg_.lmtp ? client_proto::lmtp : client_proto::smtp;
+        helo_args_.clear();
+        have_helo_ = false;
+        apply(smtp_command::connect, "connect", {});
+    }
+
+    /// Continues after the last action completed with `ec` and `n` bytes.
+    next_action resume(boost::system::error_code ec = {}, std::size_t n = 0) {
+        switch (last_) {
+        case action_type::write:
+            write_failed_ = static_cast<bool>(ec);
+            if (ec) return remember(end_connection(ec));
+            out_.clear();
+            break;
+        case action_type::read:
+            if (ec || n == 0) return remember(end_connection(ec ? ec : error::lost_connection));
+            in_end_ += n;
+            break;
+        case action_type::wait:
+            if (ec) return remember(end_connection(ec));
+            after_wait();
+            break;
+        default: break;
+        }
+        return remember(step());
+    }
+
+    const server_event& event() const noexcept { return event_; }
+    const server_stats& stats() const noexcept { return stats_; }
+    client_proto proto() const noexcept { return proto_; }
+    /// The last HELO/EHLO/LHLO arguments (leading white space removed), if one arrived.
+    std::optional<std::string_view> helo_args() const noexcept {
+        if (!have_helo_) return std::nullopt;
+        return std::string_view(helo_args_);
+    }
+    const server_config& config() const noexcept { return cfg_; }
+    /// Whether the connection ended because a write failed or timed out (not a read).
+    bool failed_while_writing() const noexcept { return write_failed_; }
+
+private:
+    enum class pending_t : std::uint8_t { none, reply, abort, pause };
+
+    next_action remember(next_action a) noexcept {
+        last_ = a.type();
+        return a;
+    }
+
+    // The peer went away or an operation failed: an open transaction ends without a message.
+    next_action end_connection(boost::system::error_code ec) {
+        qlen_ = 0;  // anything still queued (a wait behind a failed write) is moot
+        if (in_transaction_) {
+            in_transaction_ = false;
+            push_event({server_event::reset, smtp_command::rset, {}, {}});
+        }
+        push(next_action::done(ec));
+        return pop();
+    }
+
+    next_action step() {
+        for (;;) {
+            if (qlen_) return pop();
+            if (closing_) return out_.empty() ? next_action::close() : flush();
+            if (data_mode_ ? take_data() : take_line()) continue;
+            if (closing_ || qlen_) continue;
+            if (!out_.empty()) return flush();
+            return read_more();
+        }
+    }
+
+    next_action flush() { return next_action::write({out_}); }
+
+    next_action read_more() {
+        if (in_begin_ == in_end_) in_begin_ = in_end_ = scan_from_ = 0;
+        else if (inbuf_.size() - in_end_ < max_line) {  // keep the partial line, make room behind it
+            std::memmove(inbuf_.data(), inbuf_.data() + in_begin_, in_end_ - in_begin_);
+            scan_from_ -= in_begin_;
+            in_end_ -= in_begin_;
+            in_begin_ = 0;
+        }
+        return next_action::read(std::span<char>(inbuf_.data() + in_end_, inbuf_.size() - in_end_));
+    }
+
+    // Consumes message data; true if it made progress.
+    bool take_data() {
+        if (in_begin_ == in_end_) return false;
+        const std::string_view avail(inbuf_.data() + in_begin_, in_end_ - in_begin_);
+        const std::size_t used = scanner_.scan(avail);
+        stats_.data_bytes += used;
+        if (cfg_.content) push_event({server_event::content, smtp_command::data, avail.substr(0, used), {}});
+        in_begin_ += used;
+        scan_from_ = in_begin_;
+        if (scanner_.done()) {
+            data_mode_ = false;
+            in_transaction_ = false;
+            ++stats_.messages;
+            stats_.recipients += rcpts_;
+            push_event({server_event::message, smtp_command::dot, {}, {}});
+            if (cfg_.trace) push_event({server_event::command, smtp_command::dot, ".", {}});
+            after_data_ = true;
+            apply(smtp_command::dot, ".", {});
+            after_data_ = false;
+        }
+        return true;
+    }
+
+    // Consumes one command line; true if it did.
+    bool take_line() {
+        const char* base = inbuf_.data();
+        for (;;) {
+            const void* lf = std::memchr(base + scan_from_, '\n', in_end_ - scan_from_);
+            if (!lf) {
+                scan_from_ = in_end_;
+                if (in_end_ - in_begin_ >= max_line) return too_long();
+                return false;
+            }
+            const std::size_t at = static_cast<const char*>(lf) - base;
+            scan_from_ = at + 1;
+            if (at > in_begin_ && base[at - 1] == '\r') {
+                if (at + 1 - in_begin_ > max_line) return too_long();
+                std::string_view line(base + in_begin_, at - 1 - in_begin_);
+                in_begin_ = at + 1;
+                handle_line(line.substr(0, line.find('\0')));
+                return true;
+            }
+            // a bare LF is an ordinary byte of the line
+        }
+    }
+
+    bool too_long() {
+        push_event({server_event::line_too_long, smtp_command::connect, {}, {}});
+        closing_ = true;
+        return true;
+    }
+
+    void handle_line(std::string_view line) {
+        if (cfg_.trace) push_event({server_event::command, smtp_command::connect, line, {}});
+        std::size_t b = 0;
+        while (b < line.size() && (line[b] == ' ' || line[b] == '\t')) ++b;
+        std::size_t e = b;
+        while (e < line.size() && line[e] != ' ' && line[e] != '\t') ++e;
+        const std::string_view name = line.substr(b, e - b);
+        const std::string_view args = e < line.size() ? line.substr(e + 1) : std::string_view{};
+        if (name.empty()) return reply("500 5.5.2 Error: unknown command\r\n");
+        const auto cmd = find_smtp_command(name);
+        if (!cmd || !enabled(*cmd)) return reply("500 5.5.1 Error: unknown command\r\n");
+        apply(*cmd, name, args);
+    }
+
+    bool enabled(smtp_command c) const noexcept {
+        switch (c) {
+        case smtp_command::connect: return false;  // a pseudo-command, not to be typed
+        case smtp_command::helo: return !cfg_.lmtp;
+        case smtp_command::ehlo: return !cfg_.lmtp && cfg_.esmtp && !cfg_.pix;
+        case smtp_command::lhlo: return cfg_.lmtp;
+        case smtp_command::xclient: return cfg_.xclient;
+        case smtp_command::xforward: return cfg_.xforward;
+        default: return true;
+        }
+    }
+
+    // smtp-sink's per-command precedence: -s, -q, -Q, -f, -r, delay, normal reply.
+    void apply(smtp_command cmd, std::string_view typed, std::string_view args) {
+        if (cfg_.log.has(cmd)) push_event({server_event::syslog, cmd, typed, args});
+        if (cfg_.drop.has(cmd)) {
+            closing_ = true;
+            return;
+        }
+        if (cfg_.close.has(cmd)) {
+            out_ += "421 4.0.0 Server closing connection\r\n";
+            closing_ = true;
+            return;
+        }
+        if (cfg_.hard.has(cmd)) return repeat_for_dot(cmd, hard_);
+        if (cfg_.soft.has(cmd)) return repeat_for_dot(cmd, soft_);
+        if (const auto& d = cfg_.delays[static_cast<std::size_t>(cmd)]) {
+            const auto wait = delay_of(*d);
+            if (wait.count() > 0) {
+                delayed_cmd_ = cmd;
+                delayed_after_data_ = after_data_;
+                args_.assign(args);
+                return hold(pending_t::reply, wait);
+            }
+        }
+        normal(cmd, args);
+    }
+
+    std::chrono::steady_clock::duration delay_of(const command_delay& d) {
+        if (d.odds < 0) return d.delay;
+        std::uniform_int_distribution<int> die(0, 99);
+        int k = 0;
+        while (die(rng_) < d.odds) ++k;
+        return d.delay * k;
+    }
+
+    // Stop reading: send what is due, then wait.
+    void hold(pending_t what, std::chrono::steady_clock::duration d) {
+        pending_ = what;
+        if (!out_.empty()) push(next_action::write({out_}));
+        push(next_action::wait(d));
+    }
+
+    void after_wait() {
+        const pending_t what = pending_;
+        pending_ = pending_t::none;
+        if (what == pending_t::reply) {
+            after_data_ = delayed_after_data_;
+            normal(delayed_cmd_, args_);
+            after_data_ = false;
+        } else if (what == pending_t::abort) {
+            out_ += "550 This violates SMTP\r\n";
+            closing_ = true;
+        }
+    }
+
+    void repeat_for_dot(smtp_command cmd, std::string_view text) {
+        const std::uint32_t times = cmd == smtp_command::dot && cfg_.lmtp && after_data_ ? rcpts_ : 1;
+        for (std::uint32_t i = 0; i < times; ++i) out_ += text;
+    }
+
+    void reply(std::string_view text) { out_ += text; }
+
+    static std::string_view after_colon(std::string_view args) noexcept {
+        const auto colon = args.find(':');
+        return trim(colon == std::string_view::npos ? args : args.substr(colon + 1));
+    }
+    static std::string_view trim(std::string_view s) noexcept {
+        while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+        return s;
+    }
+
+    void end_transaction() {
+        if (!in_transaction_) return;
+        in_transaction_ = false;
+        push_event({server_event::reset, smtp_command::rset, {}, {}});
+    }
+
+    void hello(smtp_command cmd, std::string_view args, std::string_view text) {
+        end_transaction();
+        proto_ = cfg_.lmtp ? client_proto::lmtp : cmd == smtp_command::helo ? client_proto::smtp : client_proto::esmtp;
+        helo_args_.assign(trim(args));
+        have_helo_ = true;
+        push_event({server_event::helo, cmd, {}, helo_args_});
+        reply(text);
+    }
+
+    void normal(smtp_command cmd, std::string_view args) {
+        switch (cmd) {
+        case smtp_command::connect: return reply(greeting_);
+        case smtp_command::helo: return hello(cmd, args, helo_reply_);
+        case smtp_command::ehlo:
+        case smtp_command::lhlo: return hello(cmd, args, ehlo_);
+        case smtp_command::mail:
+            if (in_transaction_) return reply("503 5.5.1 Error: nested MAIL command\r\n");
+            in_transaction_ = true;
+            rcpts_ = 0;
+            push_event({server_event::mail, cmd, {}, after_colon(args)});
+            return reply("250 2.1.0 Ok\r\n");
+        case smtp_command::rcpt:
+            if (!in_transaction_) return reply("503 5.5.1 Error: need MAIL command\r\n");
+            ++rcpts_;
+            push_event({server_event::rcpt, cmd, {}, after_colon(args)});
+            return reply("250 2.1.5 Ok\r\n");
+        case smtp_command::data:
+            if (!in_transaction_ || rcpts_ == 0) return reply("503 5.5.1 Error: need RCPT command\r\n");
+            reply("354 End data with <CR><LF>.<CR><LF>\r\n");
+            data_mode_ = true;
+            scanner_.reset();
+            push_event({server_event::data, cmd, {}, {}});
+            if (cfg_.abort_delay) return hold(pending_t::abort, *cfg_.abort_delay);
+            if (cfg_.data_pause.count() > 0) return hold(pending_t::pause, cfg_.data_pause);
+            return;
+        case smtp_command::dot:
+            return repeat_for_dot(cmd, cfg_.lmtp && after_data_ ? "250 2.2.0 Ok\r\n" : "250 2.0.0 Ok\r\n");
+        case smtp_command::rset:
+            end_transaction();
+            return reply("250 2.1.0 Ok\r\n");
+        case smtp_command::quit:
+            ++stats_.quits;
+            push_event({server_event::quit, cmd, {}, {}});
+            reply("221 Bye\r\n");
+            closing_ = true;
+            return;
+        default: return reply("250 2.0.0 Ok\r\n");  // NOOP, VRFY, XCLIENT, XFORWARD, AUTH
+        }
+    }
+
+    // A short queue of actions: events, then at most a write and a wait.
+    void push(next_action a) { q_[(qhead_ + qlen_++) % q_.size()] = {a, {}}; }
+    void push_event(const server_event& e) { q_[(qhead_ + qlen_++) % q_.size()] = {next_action::event(), e}; }
+    next_action pop() {
+        auto& e = q_[qhead_];
+        qhead_ = static_cast<std::uint8_t>((qhead_ + 1) % q_.size());
+        --qlen_;
+        if (e.action.type() == action_type::event) event_ = e.ev;
+        return e.action;
+    }
+
+    struct queued {
+        next_action action = next_action::done();
+        server_event ev;
+    };
+
+    const server_config& cfg_;
+    std::mt19937_64 rng_;
+    std::string greeting_, ehlo_, helo_reply_, soft_, hard_;
+
+    std::array<char, 8192> inbuf_{};
+    std::size_t in_begin_ = 0, in_end_ = 0, scan_from_ = 0;
+    std::string out_;
+    data_end_scanner scanner_;
+
+    std::array<queued, 8> q_{};
+    std::uint8_t qhead_ = 0, qlen_ = 0;
+    server_event event_;
+    action_type last_ = action_type::done;
+
+    bool data_mode_ = false, in_transaction_ = false, closing_ = false, after_data_ = false, write_failed_ = false;
+    pending_t pending_ = pending_t::none;
+    smtp_command delayed_cmd_ = smtp_command::connect;
+    bool delayed_after_data_ = false;
+    std::string args_;
+    std::uint32_t rcpts_ = 0;
+    client_proto proto_ = client_proto::smtp;
+    std::string helo_args_;
+    bool have_helo_ = false;
+    server_stats stats_;
+};
+
+}  // namespace mailload::sansio
+// ---- end mailload/sansio/smtp_server.hpp ----
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace mailload {
+
+/// Where and how transactions are dumped (smtp-sink's -d, -D and -S).
+struct dump_options {
+    std::string path_template;     ///< strftime(3) template, expanded at MAIL time (local time)
+    bool shared = false;           ///< -D: append every message to one file; -d: a file each
+    std::string start;             ///< -S: written at the start of every dump, as is
+    bool zero_padded_day = false;  ///< the Received: date as Postfix >= 3.9 writes it
+};
+
+/**
+ * Writes one session's transactions as Postfix's smtp-sink dumps them: a file is made at MAIL
+ * (the template expanded, then 8 random hex digits; parent directories made as needed), the
+ * envelope is written as it arrives, the content with CRs removed and dot-stuffing undone.
+ * A complete message leaves its file (-d) or is appended to the shared file (-D, through an
+ * unlinked temporary file); a transaction that ends otherwise leaves nothing behind.
+ */
+class dump_writer {
+public:
+    dump_writer(const dump_options& o, std::string_view hostname, std::mt19937_64& rng)
+        : opts_(o), hostname_(hostname), rng_(rng) {
+        buf_.reserve(1 << 16);
+    }
+    dump_writer(const dump_writer&) = delete;
+    dump_writer& operator=(const dump_writer&) = delete;
+    ~dump_writer() { abandon(); }
+
+    /// MAIL was accepted at `when`: starts a dump. False (and `error`) if no file can be made.
+    bool begin(std::time_t when, std::string_view client, sansio::client_proto proto,
+               std::optional<std::string_view> helo, std::string_view mail_args, std::string& error) {
+        abandon();
+        when_ = when;
+        if (!create(expand(when_), error)) return false;
+        if (opts_.shared) ::unlink(path_.c_str());
+        unstuffer_.reset();
+        buf_ = opts_.start;
+        buf_.append("X-Client-Addr: ").append(client).append("\n");
+        buf_.append("X-Client-Proto: ").append(proto_name(proto)).append("\n");
+        if (helo) buf_.append("X-Helo-Args: ").append(*helo).append("\n");
+        buf_.append("X-Mail-Args: ").append(mail_args).append("\n");
+        client_.assign(client);
+        proto_ = proto;
+        helo_.reset();
+        if (helo) helo_.emplace(*helo);
+        return true;
+    }
+
+    void rcpt(std::string_view args) {
+        if (fd_ < 0) return;
+        buf_.append("X-Rcpt-Args: ").append(args).append("\n");
+    }
+
+    /// DATA was accepted: the Received: header.
+    void data() {
+        if (fd_ < 0) return;
+        buf_.append("Received: from ");
+        if (helo_) buf_.append(*helo_);
+        else buf_.append("[").append(client_).append("]");
+        buf_.append(" ([").append(client_).append("])\n");
+        buf_.append("\tby ").append(hostname_).append(" (smtp-sink) with ").append(proto_name(proto_));
+        buf_.append(" id ").append(id_).append(";\n\t");
+        buf_.append(sansio::mail_date(when_, opts_.zero_padded_day)).append("\n");
+    }
+
+    /// Message data as received (end marker included).
+    void content(std::string_view raw, std::string& error) {
+        if (fd_ < 0) return;
+        unstuffer_.feed(raw, buf_);
+        if (buf_.size() >= (1 << 16)) drain(error);
+    }
+
+    /// The message is complete: keep it. False (and `error`) on a write or open failure.
+    bool finish(std::string& error) {
+        if (fd_ < 0) return true;
+        bool ok = drain(error);
+        if (ok && opts_.shared) ok = append_to_shared(error);
+        ::close(fd_);
+        fd_ = -1;
+        return ok;
+    }
+
+    /// The transaction ended without a message: remove what was written.
+    void abandon() {
+        if (fd_ < 0) return;
+        ::close(fd_);
+        fd_ = -1;
+        if (!opts_.shared) ::unlink(path_.c_str());
+        buf_.clear();
+    }
+
+    /// The file of the dump in progress (for -D, the name its temporary file had).
+    const std::string& path() const noexcept { return path_; }
+
+private:
+    static std::string_view proto_name(sansio::client_proto p) noexcept {
+        return p == sansio::client_proto::lmtp ? "LMTP" : p == sansio::client_proto::esmtp ? "ESMTP" : "SMTP";
+    }
+
+    std::string expand(std::time_t when) const {
+        std::tm local{};
+        localtime_r(&when, &local);
+        std::string out(opts_.path_template.size() + 256, '\0');
+        for (;;) {
+            const std::size_t n = opts_.path_template.empty()
+                                      ? 0
+                                      : std::strftime(out.data(), out.size(), opts_.path_template.c_str(), &local);
+            if (n > 0 || opts_.path_template.empty() || out.size() > 65536) {
+                out.resize(n);
+                return out;
+            }
+            out.resize(out.size() * 2);
+        }
+    }
+
+    static bool make_parents(const std::string& path) {
+        for (std::size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+            const std::string dir = path.substr(0, slash);
+            if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
+        }
+        return true;
+    }
+
+    bool create(const std::string& base, std::string& error) {
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            char hex[16];
+            std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(rng_() & 0xffffffffu));
+            id_ = hex;
+            path_ = base + id_;
+            fd_ = ::open(path_.c_str(), (opts_.shared ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            if (fd_ >= 0) return true;
+            if (errno == EEXIST) continue;
+            if (errno == ENOENT && make_parents(path_)) continue;
+            error = "open " + path_ + ": " + std::strerror(errno);
+            return false;
+        }
+        error = "mail_file_open: something is looping";
+        return false;
+    }
+
+    bool drain(std::string& error) {
+        std::size_t done = 0;
+        while (done < buf_.size()) {
+            const ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                error = "write " + path_ + ": " + std::strerror(errno);
+                return false;
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        buf_.clear();
+        return true;
+    }
+
+    bool append_to_shared(std::string& error) {
+        const std::string shared = expand(when_);
+        int out = ::open(shared.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (out < 0 && errno == ENOENT && make_parents(shared))
+            out = ::open(shared.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (out < 0) {
+            error = "open " + shared + ": " + std::strerror(errno);
+            return false;
+        }
+        bool ok = ::lseek(fd_, 0, SEEK_SET) == 0;
+        char chunk[1 << 15];
+        while (ok) {
+            const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+            if (n == 0) break;
+            if (n < 0) {
+                ok = errno == EINTR;
+                continue;
+            }
+            for (ssize_t done = 0; ok && done < n;) {
+                const ssize_t w = ::write(out, chunk + done, static_cast<std::size_t>(n - done));
+                if (w < 0) ok = errno == EINTR;
+                else done += w;
+            }
+        }
+        if (!ok) error = "write " + shared + ": " + std::strerror(errno);
+        ::close(out);
+        return ok;
+    }
+
+    const dump_options& opts_;
+    std::string hostname_;
+    std::mt19937_64& rng_;
+    std::string path_, id_, buf_, client_;
+    std::optional<std::string> helo_;
+    sansio::client_proto proto_ = sansio::client_proto::smtp;
+    std::time_t when_ = 0;
+    int fd_ = -1;
+    sansio::dot_unstuffer unstuffer_;
+};
+
+}  // namespace mailload
+// ---- end mailload/dump.hpp ----
+// ---- begin mailload/io/connect.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/io/connect.hpp — connect with Postfix's -C retries, under the session's deadline
+
+// ---- begin mailload/io/deadline.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/io/deadline.hpp — one watchdog timer per session bounds every socket operation
+
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+
+namespace mailload::io {
+
+/**
+ * A per-operation time limit without a timer operation per socket operation (Boost 1.81 has no
+ * cancel_after). Each operation calls begin() and end(); one watchdog coroutine per session,
+ * watch(), wakes at the latest expiry and cancels the operation in progress if its time is up.
+ * Expiries only move forward while it sleeps, so it never wakes late. pause() is the session's
+ * other use of time (pacing, delayed replies), and stop() ends both.
+ */
+class deadline {
+public:
+    using clock = std::chrono::steady_clock;
+
+    deadline(const boost::asio::any_io_executor& ex, clock::duration limit)
+        : timer_(ex), pause_(ex), limit_(limit) {}
+
+    /// An operation starts now.
+    void begin() noexcept {
+        expiry_ = clock::now() + limit_;
+        busy_ = true;
+        expired_ = false;
+    }
+
+    /// The operation ended with `ec`: error::timeout if the watchdog cancelled it.
+    boost::system::error_code end(boost::system::error_code ec) noexcept {
+        busy_ = false;
+        return expired_ ? boost::system::error_code(error::timeout) : ec;
+    }
+
+    /// The watchdog: runs until stop(); calls `cancel()` when a busy operation overruns.
+    template <class Cancel>
+    boost::asio::awaitable<void> watch(Cancel cancel) {
+        while (!stopped_) {
+            const auto now = clock::now();
+            timer_.expires_at(expiry_ > now ? expiry_ : now + limit_);
+            co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            if (!stopped_ && busy_ && !expired_ && expiry_ <= clock::now()) {
+                expired_ = true;
+                cancel();
+            }
+        }
+    }
+
+    /// Waits `d` (no time limit runs meanwhile); operation_aborted if stop() came first.
+    boost::asio::awaitable<boost::system::error_code> pause(clock::duration d) {
+        if (stopped_) co_return boost::asio::error::operation_aborted;
+        pause_.expires_after(d);
+        auto [ec] = co_await pause_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        co_return ec;
+    }
+
+    /// Ends the watchdog and any pause.
+    void stop() {
+        stopped_ = true;
+        timer_.cancel();
+        pause_.cancel();
+    }
+
+private:
+    boost::asio::steady_timer timer_;
+    boost::asio::steady_timer pause_;
+    clock::duration limit_;
+    clock::time_point expiry_ = clock::now();
+    bool busy_ = false;
+    bool expired_ = false;
+    bool stopped_ = false;
+};
+
+}  // namespace mailload::io
+// ---- end mailload/io/deadline.hpp ----
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstdint>
+
+namespace mailload::io {
+
+/**
+ * Opens `socket`, lets `prepare(socket)` set its options, and connects to `ep`, up to
+ * `attempts` times in all (Postfix's -C, for stacks that answer SYN with RST when their listen
+ * queue is full). Before each retry it calls `on_retry(ec)` with the failure. Returns the last
+ * error, or success with the socket connected.
+ */
+template <class Socket, class Endpoint, class Prepare, class OnRetry>
+boost::asio::awaitable<boost::system::error_code> connect(Socket& socket, const Endpoint& ep,
+                                                          std::uint32_t attempts, deadline& dl,
+                                                          Prepare prepare, OnRetry on_retry) {
+    for (std::uint32_t attempt = 1;; ++attempt) {
+        boost::system::error_code ec;
+        socket.open(ep.protocol(), ec);
+        if (ec) co_return ec;
+        prepare(socket);
+        dl.begin();
+        auto [e] = co_await socket.async_connect(ep, boost::asio::as_tuple(boost::asio::use_awaitable));
+        ec = dl.end(e);
+        if (!ec) co_return ec;
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        if (attempt >= attempts) co_return ec;
+        on_retry(ec);
+    }
+}
+
+}  // namespace mailload::io
+// ---- end mailload/io/connect.hpp ----
+// ---- begin mailload/io/run.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/io/run.hpp — the one driver: carries out a sans-io algorithm's actions on a stream
+
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <array>
+#include <cstddef>
+#include <span>
+
+namespace mailload::io {
+
+/**
+ * Runs `algo` on the connected `stream` until it asks to close or is done: writes and reads
+ * under `dl`'s time limit (end of stream reads as error::lost_connection, an expired limit as
+ * error::timeout); `wait` actions pause on `dl` (no time limit runs meanwhile). After each
+ * successful write it calls `handler.on_written()` if the handler has one.
+ * `handler.on_event()` is called for each `event` action and
+ * `co_await handler.next_message()` for each `next_message` action; the latter's error code
+ * goes back to the algorithm. Returns success after `close`, or the `done` action's error.
+ */
+template <class Stream, sansio_algorithm Algorithm, class Handler>
+boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm& algo, deadline& dl,
+                                                      Handler& handler) {
+    using boost::asio::as_tuple;
+    using boost::asio::use_awaitable;
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    for (;;) {
+        const sansio::next_action act = algo.resume(ec, n);
+        ec = {};
+        n = 0;
+        switch (act.type()) {
+        case sansio::action_type::write: {
+            std::array<boost::asio::const_buffer, sansio::next_action::max_pieces> bufs;
+            const auto pieces = act.out();
+            for (std::size_t i = 0; i < pieces.size(); ++i) bufs[i] = boost::asio::buffer(pieces[i].data(), pieces[i].size());
+            dl.begin();
+            auto [e, k] = co_await boost::asio::async_write(
+                stream, std::span<const boost::asio::const_buffer>(bufs.data(), pieces.size()),
+                as_tuple(use_awaitable));
+            ec = dl.end(e);
+            n = k;
+            if constexpr (requires { handler.on_written(); })
+                if (!ec) handler.on_written();
+            break;
+        }
+        case sansio::action_type::read: {
+            dl.begin();
+            auto [e, k] = co_await stream.async_read_some(boost::asio::buffer(act.in().data(), act.in().size()), as_tuple(use_awaitable));
+            ec = dl.end(e == boost::asio::error::eof ? boost::system::error_code(error::lost_connection) : e);
+            n = k;
+            break;
+        }
+        case sansio::action_type::next_message:
+            if constexpr (requires { handler.next_message(); }) ec = co_await handler.next_message();
+            else ec = error::no_more_messages;
+            break;
+        case sansio::action_type::event: handler.on_event(algo); break;
+        case sansio::action_type::wait: ec = co_await dl.pause(act.duration()); break;
+        case sansio::action_type::close: co_return boost::system::error_code{};
+        case sansio::action_type::done: co_return act.error();
+        }
+    }
+}
+
+}  // namespace mailload::io
+// ---- end mailload/io/run.hpp ----
+// ---- begin mailload/pacing/fixed_interval.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/pacing/fixed_interval.hpp — a fixed wait before each later message (-w)
+
+
+#include <chrono>
+#include <random>
+#include <string_view>
+
+namespace mailload {
+
+/// Postfix's -w: each session waits `interval` before each of its later messages. Fractional
+/// seconds are allowed (Postfix takes whole seconds only).
+struct fixed_interval {
+    static constexpr std::string_view name = "fixed";
+    static constexpr bool paced = true;
+    std::chrono::steady_clock::duration interval{};
+
+    std::chrono::steady_clock::duration next_delay(std::mt19937_64&) const noexcept { return interval; }
+};
+
+static_assert(pacing<fixed_interval>);
+
+}  // namespace mailload
+// ---- end mailload/pacing/fixed_interval.hpp ----
+// ---- begin mailload/pacing/no_pacing.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/pacing/no_pacing.hpp — start each message as soon as the last one ends
+
+
+#include <chrono>
+#include <random>
+#include <string_view>
+
+namespace mailload {
+
+/// No wait between messages; a source with this policy never touches its pacing timer.
+struct no_pacing {
+    static constexpr std::string_view name = "none";
+    static constexpr bool paced = false;
+    std::chrono::steady_clock::duration next_delay(std::mt19937_64&) const noexcept { return {}; }
+};
+
+static_assert(pacing<no_pacing>);
+
+}  // namespace mailload
+// ---- end mailload/pacing/no_pacing.hpp ----
+// ---- begin mailload/pacing/random_interval.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/pacing/random_interval.hpp — a random wait before each later message (-R)
+
+
+#include <chrono>
+#include <random>
+#include <string_view>
+
+namespace mailload {
+
+/// Postfix's -R: each session waits a random time, uniform in [0, interval], before each of its
+/// later messages. Postfix draws whole seconds; this draws at nanosecond resolution.
+struct random_interval {
+    static constexpr std::string_view name = "random";
+    static constexpr bool paced = true;
+    std::chrono::steady_clock::duration interval{};
+
+    std::chrono::steady_clock::duration next_delay(std::mt19937_64& rng) const {
+        std::uniform_int_distribution<std::chrono::steady_clock::rep> pick(0, interval.count());
+        return std::chrono::steady_clock::duration(pick(rng));
+    }
+};
+
+static_assert(pacing<random_interval>);
+
+}  // namespace mailload
+// ---- end mailload/pacing/random_interval.hpp ----
+// ---- begin mailload/protocol/smtp.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/protocol/smtp.hpp — the smtp and lmtp protocol policies
+
+// ---- begin mailload/sansio/smtp_client.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sansio/smtp_client.hpp — SMTP/LMTP client algorithm (smtp-source's dialog), sans I/O
+
 // ---- begin mailload/sansio/reply_parser.hpp ----
 // SPDX-License-Identifier: BSL-1.0
 // mailload/sansio/reply_parser.hpp — incremental SMTP/LMTP reply parser (Postfix smtp-source rules)
@@ -1470,14 +2313,16 @@ struct smtp {
     static constexpr std::string_view default_port = "smtp";
     static constexpr bool is_lmtp = false;
     using client_algorithm = sansio::smtp_client;
+    using server_algorithm = sansio::smtp_server;
 };
 
-/// LMTP (RFC 2033): LHLO, and one reply per accepted recipient after ".".
+/// LMTP (RFC 2033): LHLO, and one reply per accepted recipient after "." (both sides).
 struct lmtp {
     static constexpr std::string_view name = "lmtp";
     static constexpr std::string_view default_port = "smtp";
     static constexpr bool is_lmtp = true;
     using client_algorithm = sansio::smtp_client;
+    using server_algorithm = sansio::smtp_server;
 };
 
 static_assert(protocol<smtp>);
@@ -1485,6 +2330,321 @@ static_assert(protocol<lmtp>);
 
 }  // namespace mailload
 // ---- end mailload/protocol/smtp.hpp ----
+// ---- begin mailload/sink.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sink.hpp — the test server: accepts sessions and absorbs mail (smtp-sink)
+
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <list>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mailload {
+
+/// Everything about a sink that is not a policy.
+struct sink_options {
+    int backlog = 128;                       ///< listen(2) backlog
+    std::uint32_t max_sessions = 256;        ///< -m: sessions open at once; more wait in the backlog
+    std::chrono::steady_clock::duration timeout = std::chrono::seconds(100);  ///< -t: per read or write
+    int window_size = 0;                     ///< -T: SO_SNDBUF and SO_RCVBUF of the listener
+    std::uint64_t stop_after_messages = 0;   ///< -M: stop once this many messages are answered
+    std::uint64_t stop_after_sessions = 0;   ///< -n: stop once this many sessions have ended
+    std::optional<dump_options> dump;        ///< -d / -D
+    std::uint64_t seed = 0;                  ///< for -W odds and dump names (0: from the clock)
+    std::vector<int> stop_signals;           ///< signals that stop the sink (e.g. SIGTERM, SIGINT)
+    sansio::server_config server;            ///< the protocol behaviour (the protocol policy sets `lmtp`)
+};
+
+/// Running totals (what smtp-sink's -c shows, and more).
+struct sink_counters {
+    std::uint64_t sessions = 0;    ///< sessions ended
+    std::uint64_t quits = 0;       ///< QUIT commands
+    std::uint64_t messages = 0;    ///< complete messages
+    std::uint64_t recipients = 0;  ///< recipients of complete messages
+    std::uint64_t data_bytes = 0;  ///< message data bytes of ended sessions
+    std::uint64_t accepted = 0;    ///< connections accepted
+};
+
+/// What a sink run did, and the error that ended it, if any.
+struct sink_report {
+    boost::system::error_code error;
+    std::string what;
+    int stop_signal = 0;  ///< the signal (of sink_options::stop_signals) that stopped it, if one did
+    sink_counters totals;
+    std::chrono::steady_clock::duration elapsed{};
+    explicit operator bool() const noexcept { return !error; }
+};
+
+/// Who a session talks to.
+struct session_info {
+    enum family_t : std::uint8_t { inet4, inet6, local };
+    std::uint64_t id = 0;
+    family_t family = local;
+    std::string peer;  ///< "127.0.0.1", "::1" or "local"
+};
+
+/// Observers may define any of: `on_connect(const session_info&, socket&)`,
+/// `on_event(const session_info&, const sansio::server_event&)`,
+/// `on_disconnect(const session_info&, error_code, bool while_writing)`.
+struct null_sink_observer {};
+
+/**
+ * An SMTP/LMTP sink with its policies fixed at compile time. listen() binds; run() serves until
+ * stop() (from any thread), -M, -n, or a fatal dump error; afterwards no session is left and no
+ * unfinished dump remains.
+ *
+ * @par Example
+ * @code
+ * mailload::sink<mailload::smtp, mailload::unix_domain> sink{options};
+ * if (auto err = sink.listen("unix:/tmp/sink.sock"); !err.empty()) return fail(err);
+ * std::thread t([&] { report = sink.run(); });
+ * ... run a client ...
+ * sink.stop();
+ * t.join();
+ * @endcode
+ */
+template <protocol Protocol, transport Transport, concurrency Concurrency = single_thread>
+class sink {
+public:
+    using endpoint_type = typename Transport::protocol_type::endpoint;
+    using socket_type = typename Transport::protocol_type::socket;
+    using acceptor_type = typename Transport::protocol_type::acceptor;
+
+    explicit sink(sink_options options) : opts_(std::move(options)), acceptor_(loops_.executor_for(0)) {
+        opts_.server.lmtp = Protocol::is_lmtp;
+        if (opts_.dump) opts_.server.content = true;
+    }
+
+    /// Binds and listens on `address` (`[inet:][host]:port` or `unix:pathname`); returns an
+    /// empty string, or the diagnostic in Postfix's words.
+    std::string listen(std::string_view address) {
+        const auto parsed = sansio::parse_server_endpoint(address);
+        if (!parsed) return parsed.error;
+        if (!Transport::accepts(parsed.spec))
+            return std::string(address) + ": not an address of transport " + std::string(Transport::name);
+        auto resolved = Transport::resolve_listen(parsed.spec);
+        if (!resolved) {
+            if (parsed.spec.local) return resolved.error;
+            return std::string(address.starts_with("inet:") ? address.substr(5) : address) + ": " + resolved.error;
+        }
+        boost::system::error_code ec;
+        std::string what;
+        Transport::bind(acceptor_, resolved.endpoint, opts_.window_size, ec, what);
+        if (!ec) acceptor_.listen(opts_.backlog, ec);
+        if (ec) {
+            boost::system::error_code ignored;
+            acceptor_.close(ignored);
+            return what.empty() ? "listen: " + ec.message() : what;
+        }
+        return {};
+    }
+
+    /// The address listen() bound (an ephemeral port shows here).
+    endpoint_type local_endpoint() const { return acceptor_.local_endpoint(); }
+
+    /// Live totals, for observers (read them from the sink's own thread).
+    const sink_counters& counters() const noexcept { return counters_; }
+
+    /// Serves until stopped.
+    template <class Observer = null_sink_observer>
+    sink_report run(Observer&& observer = {}) {
+        const auto started = std::chrono::steady_clock::now();
+        rng_.seed(opts_.seed ? opts_.seed : static_cast<std::uint64_t>(started.time_since_epoch().count()));
+        boost::asio::co_spawn(acceptor_.get_executor(), accept_loop(observer), boost::asio::detached);
+        for (int sig : opts_.stop_signals) signals_.add(sig);
+        if (!opts_.stop_signals.empty())
+            signals_.async_wait([this](boost::system::error_code ec, int sig) {
+                if (ec) return;
+                report_.stop_signal = sig;
+                shutdown();
+            });
+        loops_.run();
+        report_.totals = counters_;
+        report_.elapsed = std::chrono::steady_clock::now() - started;
+        return std::move(report_);
+    }
+
+    /// Stops serving: closes the listener and every session (safe from any thread).
+    void stop() {
+        boost::asio::post(acceptor_.get_executor(), [this] { shutdown(); });
+    }
+
+private:
+    struct session {
+        session(socket_type&& s, const sink_options& o, std::uint64_t seed)
+            : socket(std::move(s)), deadline(socket.get_executor(), o.timeout), rng(seed), algo(o.server, rng()) {
+            if (o.dump) dump.emplace(*o.dump, o.server.hostname, rng);
+        }
+        socket_type socket;
+        io::deadline deadline;
+        std::mt19937_64 rng;
+        typename Protocol::server_algorithm algo;
+        std::optional<dump_writer> dump;
+        session_info info;
+        std::uint64_t recipients_counted = 0;
+        bool stop_after_write = false;
+    };
+
+    void shutdown() {
+        if (stopping_) return;
+        stopping_ = true;
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+        slot_.cancel();
+        signals_.cancel(ignored);
+        for (session* s : sessions_) {
+            s->socket.close(ignored);
+            s->deadline.stop();
+        }
+    }
+
+    void fatal(std::string what) {
+        if (!report_.error) {
+            report_.error = boost::asio::error::operation_aborted;
+            report_.what = std::move(what);
+        }
+        shutdown();
+    }
+
+    template <class Observer>
+    boost::asio::awaitable<void> accept_loop(Observer& obs) {
+        using boost::asio::as_tuple;
+        using boost::asio::use_awaitable;
+        std::uint64_t next_id = 0;
+        while (!stopping_) {
+            if (sessions_.size() >= opts_.max_sessions) {  // -m: leave the rest in the backlog
+                slot_.expires_at(boost::asio::steady_timer::time_point::max());
+                co_await slot_.async_wait(as_tuple(use_awaitable));
+                continue;
+            }
+            auto [ec, sock] = co_await acceptor_.async_accept(loops_.executor_for(next_id), as_tuple(use_awaitable));
+            if (stopping_) break;
+            if (ec) {  // out of descriptors and the like: give sessions a moment to end
+                slot_.expires_after(std::chrono::milliseconds(50));
+                co_await slot_.async_wait(as_tuple(use_awaitable));
+                continue;
+            }
+            ++counters_.accepted;
+            auto s = std::make_unique<session>(std::move(sock), opts_, rng_());
+            s->info.id = ++next_id;
+            const auto ex = s->socket.get_executor();
+            boost::asio::co_spawn(ex, serve(std::move(s), obs), boost::asio::detached);
+        }
+    }
+
+    template <class Observer>
+    struct handler {
+        sink& k;
+        session& s;
+        Observer& obs;
+        void on_event(const typename Protocol::server_algorithm& algo) { k.on_event(s, algo, obs); }
+        void on_written() {
+            if (s.stop_after_write) k.shutdown();
+        }
+    };
+
+    template <class Observer>
+    boost::asio::awaitable<void> serve(std::unique_ptr<session> owned, Observer& obs) {
+        session& s = *owned;
+        sessions_.push_back(&s);
+        const auto me = std::prev(sessions_.end());
+        boost::system::error_code ec;
+        const auto peer = s.socket.remote_endpoint(ec);
+        s.info.peer = ec ? std::string("unknown") : Transport::peer_name(peer);
+        s.info.family = s.info.peer == "local"                               ? session_info::local
+                        : s.info.peer.find(':') != std::string::npos ? session_info::inet6
+                                                                             : session_info::inet4;
+        if constexpr (requires { obs.on_connect(s.info, s.socket); }) obs.on_connect(s.info, s.socket);
+        boost::asio::co_spawn(s.socket.get_executor(), s.deadline.watch([&s] {
+            boost::system::error_code ignored;
+            s.socket.cancel(ignored);
+        }),
+                              boost::asio::detached);
+        handler<Observer> h{*this, s, obs};
+        s.algo.start();
+        ec = co_await io::run(s.socket, s.algo, s.deadline, h);
+        s.deadline.stop();
+        boost::system::error_code ignored;
+        s.socket.close(ignored);
+        ++counters_.sessions;
+        counters_.data_bytes += s.algo.stats().data_bytes;
+        if constexpr (requires { obs.on_disconnect(s.info, ec, s.algo.failed_while_writing()); })
+            obs.on_disconnect(s.info, ec, s.algo.failed_while_writing());
+        sessions_.erase(me);
+        slot_.cancel();
+        if (opts_.stop_after_sessions && counters_.sessions >= opts_.stop_after_sessions) shutdown();
+    }
+
+    template <class Observer>
+    void on_event(session& s, const typename Protocol::server_algorithm& algo, Observer& obs) {
+        const sansio::server_event& ev = algo.event();
+        std::string err;
+        switch (ev.kind) {
+        case sansio::server_event::mail:
+            if (s.dump && !s.dump->begin(std::time(nullptr), client_name(s), algo.proto(), algo.helo_args(), ev.args, err))
+                fatal(err);
+            break;
+        case sansio::server_event::rcpt:
+            if (s.dump) s.dump->rcpt(ev.args);
+            break;
+        case sansio::server_event::data:
+            if (s.dump) s.dump->data();
+            break;
+        case sansio::server_event::content:
+            if (s.dump) s.dump->content(ev.text, err);
+            if (!err.empty()) fatal(err);
+            break;
+        case sansio::server_event::message:
+            ++counters_.messages;
+            counters_.recipients += algo.stats().recipients - s.recipients_counted;
+            s.recipients_counted = algo.stats().recipients;
+            if (s.dump && !s.dump->finish(err)) fatal(err);
+            if (opts_.stop_after_messages && counters_.messages >= opts_.stop_after_messages) s.stop_after_write = true;
+            break;
+        case sansio::server_event::reset:
+            if (s.dump) s.dump->abandon();
+            break;
+        case sansio::server_event::quit: ++counters_.quits; break;
+        default: break;
+        }
+        if constexpr (requires { obs.on_event(s.info, ev); }) obs.on_event(s.info, ev);
+    }
+
+    static std::string client_name(const session& s) {
+        return (s.info.family == session_info::inet6 ? "ipv6:" : "") + s.info.peer;
+    }
+
+    sink_options opts_;
+    Concurrency loops_;
+    acceptor_type acceptor_;
+    boost::asio::steady_timer slot_{loops_.executor_for(0)};
+    boost::asio::signal_set signals_{loops_.executor_for(0)};
+    std::list<session*> sessions_;
+    std::mt19937_64 rng_;
+    sink_counters counters_;
+    sink_report report_;
+    bool stopping_ = false;
+};
+
+}  // namespace mailload
+// ---- end mailload/sink.hpp ----
 // ---- begin mailload/source.hpp ----
 // SPDX-License-Identifier: BSL-1.0
 // mailload/source.hpp — the load generator: S sessions sending M messages (smtp-source)
@@ -1620,9 +2780,8 @@ private:
     struct session {
         session(const boost::asio::any_io_executor& ex, const source_options& o, const sansio::message_builder& b,
                 std::atomic<std::uint64_t>& seq, std::uint64_t seed)
-            : socket(ex), pacer(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed) {}
+            : socket(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed) {}
         socket_type socket;
-        boost::asio::steady_timer pacer;
         io::deadline deadline;
         typename Protocol::client_algorithm algo;
         std::mt19937_64 rng;
@@ -1662,10 +2821,7 @@ private:
     }
 
     boost::asio::awaitable<void> pace(session& s) {
-        if constexpr (Pacing::paced) {
-            s.pacer.expires_after(pacing_.next_delay(s.rng));
-            co_await s.pacer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-        }
+        if constexpr (Pacing::paced) co_await s.deadline.pause(pacing_.next_delay(s.rng));
         co_return;
     }
 
@@ -1750,7 +2906,6 @@ private:
             }
         }
         s.deadline.stop();
-        s.pacer.cancel();
     }
 
     static std::string describe(const typename Protocol::client_algorithm& algo, boost::system::error_code ec) {
@@ -1778,13 +2933,16 @@ private:
 // mailload/transport/inet.hpp — TCP over IPv4 and/or IPv6: inet<any>, inet<v4>, inet<v6>
 
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/socket_base.hpp>
 
 #include <netdb.h>
 #include <sys/socket.h>
 
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace mailload {
@@ -1845,6 +3003,37 @@ struct inet {
     }
 
     static void prepare(protocol_type::socket& s, int window) { detail::prepare_client_socket(s, window); }
+
+    /// A listen address: a host resolves as for clients; no host means the wildcard, which for
+    /// inet<any> is [::] accepting IPv4 too (Postfix's binds 0.0.0.0 only), for inet<v6> [::]
+    /// IPv6 only, for inet<v4> 0.0.0.0.
+    static resolved_endpoint<protocol_type::endpoint> resolve_listen(const sansio::endpoint_spec& spec) {
+        if (!spec.host.empty()) return resolve(spec);
+        return resolve(sansio::endpoint_spec{false, {}, Family::family == AF_INET ? "0.0.0.0" : "::", spec.port});
+    }
+
+    /// Opens, configures and binds a listening socket (SO_REUSEADDR; -T buffers; IPV6_V6ONLY
+    /// off for inet<any>'s wildcard). On failure `what` says so in Postfix's words.
+    static void bind(protocol_type::acceptor& a, const protocol_type::endpoint& ep, int window,
+                     boost::system::error_code& ec, std::string& what) {
+        a.open(ep.protocol(), ec);
+        if (!ec) a.set_option(boost::asio::socket_base::reuse_address(true), ec);
+        if (!ec && ep.address().is_v6()) a.set_option(boost::asio::ip::v6_only(Family::family == AF_INET6), ec);
+        if (!ec && window > 0) {
+            a.set_option(boost::asio::socket_base::send_buffer_size(window), ec);
+            if (!ec) a.set_option(boost::asio::socket_base::receive_buffer_size(window), ec);
+        }
+        if (!ec) a.bind(ep, ec);
+        if (ec) what = "bind " + ep.address().to_string() + " port " + std::to_string(ep.port()) + ": " + ec.message();
+    }
+
+    /// How a peer is named in dumps and logs: IPv4 dotted, IPv6 (v4-mapped shown as IPv4).
+    static std::string peer_name(const protocol_type::endpoint& ep) {
+        const auto a = ep.address();
+        if (a.is_v6() && a.to_v6().is_v4_mapped())
+            return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).to_string();
+        return a.to_string();
+    }
 };
 
 using inet_any = inet<any>;
@@ -1864,6 +3053,11 @@ static_assert(transport<inet6>);
 
 #include <boost/asio/local/stream_protocol.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
 #include <string_view>
 
 namespace mailload {
@@ -1883,6 +3077,28 @@ struct unix_domain {
     }
 
     static void prepare(protocol_type::socket& s, int window) { detail::prepare_client_socket(s, window); }
+
+    static resolved_endpoint<protocol_type::endpoint> resolve_listen(const sansio::endpoint_spec& spec) {
+        return resolve(spec);
+    }
+
+    /// Removes a stale socket file, binds, and makes the socket world-writable (mode 0666), as
+    /// Postfix's sinks do.
+    static void bind(protocol_type::acceptor& a, const protocol_type::endpoint& ep, int window,
+                     boost::system::error_code& ec, std::string& what) {
+        const std::string path = ep.path();
+        ::unlink(path.c_str());
+        a.open(ep.protocol(), ec);
+        if (!ec && window > 0) {
+            a.set_option(boost::asio::socket_base::send_buffer_size(window), ec);
+            if (!ec) a.set_option(boost::asio::socket_base::receive_buffer_size(window), ec);
+        }
+        if (!ec) a.bind(ep, ec);
+        if (!ec && ::chmod(path.c_str(), 0666) != 0) ec.assign(errno, boost::system::system_category());
+        if (ec) what = "bind: " + path + ": " + ec.message();
+    }
+
+    static std::string peer_name(const protocol_type::endpoint&) { return "local"; }
 };
 
 static_assert(transport<unix_domain>);

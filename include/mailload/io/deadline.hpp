@@ -6,6 +6,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
@@ -18,13 +19,15 @@ namespace mailload::io {
  * A per-operation time limit without a timer operation per socket operation (Boost 1.81 has no
  * cancel_after). Each operation calls begin() and end(); one watchdog coroutine per session,
  * watch(), wakes at the latest expiry and cancels the operation in progress if its time is up.
- * Expiries only move forward while it sleeps, so it never wakes late.
+ * Expiries only move forward while it sleeps, so it never wakes late. pause() is the session's
+ * other use of time (pacing, delayed replies), and stop() ends both.
  */
 class deadline {
 public:
     using clock = std::chrono::steady_clock;
 
-    deadline(const boost::asio::any_io_executor& ex, clock::duration limit) : timer_(ex), limit_(limit) {}
+    deadline(const boost::asio::any_io_executor& ex, clock::duration limit)
+        : timer_(ex), pause_(ex), limit_(limit) {}
 
     /// An operation starts now.
     void begin() noexcept {
@@ -53,14 +56,24 @@ public:
         }
     }
 
-    /// Ends the watchdog.
+    /// Waits `d` (no time limit runs meanwhile); operation_aborted if stop() came first.
+    boost::asio::awaitable<boost::system::error_code> pause(clock::duration d) {
+        if (stopped_) co_return boost::asio::error::operation_aborted;
+        pause_.expires_after(d);
+        auto [ec] = co_await pause_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        co_return ec;
+    }
+
+    /// Ends the watchdog and any pause.
     void stop() {
         stopped_ = true;
         timer_.cancel();
+        pause_.cancel();
     }
 
 private:
     boost::asio::steady_timer timer_;
+    boost::asio::steady_timer pause_;
     clock::duration limit_;
     clock::time_point expiry_ = clock::now();
     bool busy_ = false;

@@ -24,7 +24,9 @@ namespace mailload::io {
 /**
  * Runs `algo` on the connected `stream` until it asks to close or is done: writes and reads
  * under `dl`'s time limit (end of stream reads as error::lost_connection, an expired limit as
- * error::timeout). `handler.on_event()` is called for each `event` action and
+ * error::timeout); `wait` actions pause on `dl` (no time limit runs meanwhile). After each
+ * successful write it calls `handler.on_written()` if the handler has one.
+ * `handler.on_event()` is called for each `event` action and
  * `co_await handler.next_message()` for each `next_message` action; the latter's error code
  * goes back to the algorithm. Returns success after `close`, or the `done` action's error.
  */
@@ -50,6 +52,8 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
                 as_tuple(use_awaitable));
             ec = dl.end(e);
             n = k;
+            if constexpr (requires { handler.on_written(); })
+                if (!ec) handler.on_written();
             break;
         }
         case sansio::action_type::read: {
@@ -59,8 +63,12 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
             n = k;
             break;
         }
-        case sansio::action_type::next_message: ec = co_await handler.next_message(); break;
+        case sansio::action_type::next_message:
+            if constexpr (requires { handler.next_message(); }) ec = co_await handler.next_message();
+            else ec = error::no_more_messages;
+            break;
         case sansio::action_type::event: handler.on_event(algo); break;
+        case sansio::action_type::wait: ec = co_await dl.pause(act.duration()); break;
         case sansio::action_type::close: co_return boost::system::error_code{};
         case sansio::action_type::done: co_return act.error();
         }

@@ -4,6 +4,7 @@
 
 #include <mailload/concepts.hpp>
 #include <mailload/sansio/smtp_client.hpp>
+#include <mailload/sansio/smtp_server.hpp>
 
 #include <string_view>
 
@@ -15,14 +16,16 @@ struct smtp {
     static constexpr std::string_view default_port = "smtp";
     static constexpr bool is_lmtp = false;
     using client_algorithm = sansio::smtp_client;
+    using server_algorithm = sansio::smtp_server;
 };
 
-/// LMTP (RFC 2033): LHLO, and one reply per accepted recipient after ".".
+/// LMTP (RFC 2033): LHLO, and one reply per accepted recipient after "." (both sides).
 struct lmtp {
     static constexpr std::string_view name = "lmtp";
     static constexpr std::string_view default_port = "smtp";
     static constexpr bool is_lmtp = true;
     using client_algorithm = sansio::smtp_client;
+    using server_algorithm = sansio::smtp_server;
 };
 
 static_assert(protocol<smtp>);

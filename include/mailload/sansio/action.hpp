@@ -5,6 +5,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
@@ -20,6 +21,7 @@ enum class action_type : std::uint8_t {
     next_message,  ///< about to start another message on this connection: pace, claim one, resume
                    ///< with success (claimed) or error::no_more_messages
     event,         ///< something worth reporting happened (see the algorithm's event()); resume at once
+    wait,          ///< do nothing for `duration()` (no reading either), then resume
     close,         ///< close the connection now; the algorithm is finished
     done,          ///< finished; error() says how
 };
@@ -43,6 +45,11 @@ public:
     }
     static next_action next_message() noexcept { return next_action{action_type::next_message}; }
     static next_action event() noexcept { return next_action{action_type::event}; }
+    static next_action wait(std::chrono::steady_clock::duration d) noexcept {
+        next_action a{action_type::wait};
+        a.wait_ = d;
+        return a;
+    }
     static next_action close() noexcept { return next_action{action_type::close}; }
     static next_action done(boost::system::error_code ec = {}) noexcept {
         next_action a{action_type::done};
@@ -54,18 +61,21 @@ public:
     std::span<const std::string_view> out() const noexcept { return {out_.data(), nout_}; }
     std::span<char> in() const noexcept { return in_; }
     boost::system::error_code error() const noexcept { return ec_; }
+    std::chrono::steady_clock::duration duration() const noexcept { return wait_; }
 
     friend bool operator==(const next_action& a, const next_action& b) noexcept {
         if (a.type_ != b.type_ || a.ec_ != b.ec_ || a.nout_ != b.nout_) return false;
         for (std::size_t i = 0; i < a.nout_; ++i)
             if (a.out_[i] != b.out_[i]) return false;
-        return a.in_.size() == b.in_.size();
+        return a.in_.size() == b.in_.size() && a.wait_ == b.wait_;
     }
     friend std::ostream& operator<<(std::ostream& os, const next_action& a) {
-        static constexpr const char* names[] = {"write", "read", "next_message", "event", "close", "done"};
+        static constexpr const char* names[] = {"write", "read", "next_message", "event", "wait", "close", "done"};
         os << names[static_cast<int>(a.type_)];
         for (auto p : a.out()) os << " \"" << p << '"';
         if (a.type_ == action_type::read) os << " (" << a.in_.size() << " bytes)";
+        if (a.type_ == action_type::wait)
+            os << ' ' << std::chrono::duration_cast<std::chrono::milliseconds>(a.wait_).count() << " ms";
         if (a.ec_) os << " [" << a.ec_.message() << ']';
         return os;
     }
@@ -77,6 +87,7 @@ private:
     std::uint8_t nout_ = 0;
     std::array<std::string_view, max_pieces> out_{};
     std::span<char> in_{};
+    std::chrono::steady_clock::duration wait_{};
     boost::system::error_code ec_{};
 };
 

@@ -5,13 +5,16 @@
 #include <mailload/concepts.hpp>
 #include <mailload/sansio/address.hpp>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/socket_base.hpp>
 
 #include <netdb.h>
 #include <sys/socket.h>
 
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace mailload {
@@ -72,6 +75,37 @@ struct inet {
     }
 
     static void prepare(protocol_type::socket& s, int window) { detail::prepare_client_socket(s, window); }
+
+    /// A listen address: a host resolves as for clients; no host means the wildcard, which for
+    /// inet<any> is [::] accepting IPv4 too (Postfix's binds 0.0.0.0 only), for inet<v6> [::]
+    /// IPv6 only, for inet<v4> 0.0.0.0.
+    static resolved_endpoint<protocol_type::endpoint> resolve_listen(const sansio::endpoint_spec& spec) {
+        if (!spec.host.empty()) return resolve(spec);
+        return resolve(sansio::endpoint_spec{false, {}, Family::family == AF_INET ? "0.0.0.0" : "::", spec.port});
+    }
+
+    /// Opens, configures and binds a listening socket (SO_REUSEADDR; -T buffers; IPV6_V6ONLY
+    /// off for inet<any>'s wildcard). On failure `what` says so in Postfix's words.
+    static void bind(protocol_type::acceptor& a, const protocol_type::endpoint& ep, int window,
+                     boost::system::error_code& ec, std::string& what) {
+        a.open(ep.protocol(), ec);
+        if (!ec) a.set_option(boost::asio::socket_base::reuse_address(true), ec);
+        if (!ec && ep.address().is_v6()) a.set_option(boost::asio::ip::v6_only(Family::family == AF_INET6), ec);
+        if (!ec && window > 0) {
+            a.set_option(boost::asio::socket_base::send_buffer_size(window), ec);
+            if (!ec) a.set_option(boost::asio::socket_base::receive_buffer_size(window), ec);
+        }
+        if (!ec) a.bind(ep, ec);
+        if (ec) what = "bind " + ep.address().to_string() + " port " + std::to_string(ep.port()) + ": " + ec.message();
+    }
+
+    /// How a peer is named in dumps and logs: IPv4 dotted, IPv6 (v4-mapped shown as IPv4).
+    static std::string peer_name(const protocol_type::endpoint& ep) {
+        const auto a = ep.address();
+        if (a.is_v6() && a.to_v6().is_v4_mapped())
+            return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).to_string();
+        return a.to_string();
+    }
 };
 
 using inet_any = inet<any>;

@@ -8,6 +8,11 @@
 
 #include <boost/asio/local/stream_protocol.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
 #include <string_view>
 
 namespace mailload {
@@ -27,6 +32,28 @@ struct unix_domain {
     }
 
     static void prepare(protocol_type::socket& s, int window) { detail::prepare_client_socket(s, window); }
+
+    static resolved_endpoint<protocol_type::endpoint> resolve_listen(const sansio::endpoint_spec& spec) {
+        return resolve(spec);
+    }
+
+    /// Removes a stale socket file, binds, and makes the socket world-writable (mode 0666), as
+    /// Postfix's sinks do.
+    static void bind(protocol_type::acceptor& a, const protocol_type::endpoint& ep, int window,
+                     boost::system::error_code& ec, std::string& what) {
+        const std::string path = ep.path();
+        ::unlink(path.c_str());
+        a.open(ep.protocol(), ec);
+        if (!ec && window > 0) {
+            a.set_option(boost::asio::socket_base::send_buffer_size(window), ec);
+            if (!ec) a.set_option(boost::asio::socket_base::receive_buffer_size(window), ec);
+        }
+        if (!ec) a.bind(ep, ec);
+        if (!ec && ::chmod(path.c_str(), 0666) != 0) ec.assign(errno, boost::system::system_category());
+        if (ec) what = "bind: " + path + ": " + ec.message();
+    }
+
+    static std::string peer_name(const protocol_type::endpoint&) { return "local"; }
 };
 
 static_assert(transport<unix_domain>);

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: BSL-1.0
+// smtp-sink — a drop-in replacement for Postfix's smtp-sink(1), built on mailload
+//
+// Same options, greeting, replies, dump files, counter output, diagnostics and exit status as
+// Postfix's, less its bugs (spec §8 items 12-23): see README.md.
+
+#include <common/cli.hpp>
+
+#include <mailload/mailload.hpp>
+
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+namespace {
+
+namespace hana = boost::hana;
+using namespace mailload;
+using sansio::smtp_command;
+
+[[noreturn]] void usage() {
+    cli::fatal("usage: " + cli::program +
+               " [-468acCeEFLpPv] [-A abort_delay] [-b soft_bounce_reply] [-B hard_bounce_reply] [-d dump-template] "
+               "[-D dump-template] [-f commands] [-h hostname] [-m max_concurrency] [-M message_quit_count] "
+               "[-n quit_count] [-q commands] [-r commands] [-R root-dir] [-s commands] [-S start-string] "
+               "[-u user_privs] [-w delay] [host]:port backlog");
+}
+
+void help() {
+    std::printf(
+        "usage: %s [options] [inet:][host]:port backlog | unix:pathname backlog\n"
+        "Postfix smtp-sink options:\n"
+        "  -4, -6        IPv4 only, IPv6 only (default: both, on one dual-stack socket)\n"
+        "  -8 -a -C -E -F -N -p   leave 8BITMIME, AUTH, XCLIENT, ENHANCEDSTATUSCODES, XFORWARD, DSN,\n"
+        "                PIPELINING out of the EHLO reply (-C, -F also disable their commands)\n"
+        "  -A delay      after 354, stop reading; after delay s send 550 and disconnect\n"
+        "  -b reply      soft error reply (default \"450 4.3.0 Error: command failed\")\n"
+        "  -B reply      hard error reply (default \"500 5.3.0 Error: command failed\")\n"
+        "  -c            print sess=N quit=N mesg=N counters\n"
+        "  -d template   dump each transaction to its own file (strftime template)\n"
+        "  -D template   append every transaction to one file\n"
+        "  -e            no ESMTP: HELO only;  -P  PIX greeting \"220 ********\" (implies -e)\n"
+        "  -f cmds       hard error reply to these commands;  -r cmds  soft error reply\n"
+        "  -q cmds       disconnect at these commands;  -Q cmds  reply 421 and disconnect\n"
+        "  -s cmds       syslog these commands\n"
+        "                (cmds: connect helo ehlo lhlo xclient xforward auth mail rcpt data . rset noop\n"
+        "                 vrfy quit, separated by commas or spaces)\n"
+        "  -h hostname   name in greeting and replies (default smtp-sink)\n"
+        "  -H delay      after 354, pause reading for delay seconds\n"
+        "  -L            speak LMTP\n"
+        "  -m count      sessions at once (default 256)\n"
+        "  -M count      exit after count messages (after replying to the last)\n"
+        "  -n count      exit after count sessions\n"
+        "  -R dir        chroot to dir (after listening)\n"
+        "  -S string     write string (C escapes expanded) at the start of each dump\n"
+        "  -t seconds    read/write time limit (default 100)\n"
+        "  -T size       TCP window size\n"
+        "  -u user       drop privileges to user after listening (optional even as root)\n"
+        "  -v            verbose\n"
+        "  -w delay      delay the DATA reply;  -W cmd:delay[:odds]  delay replies to cmd\n"
+        "mailload options:\n"
+        "  --compat=3.9  zero-padded day in dump dates (default 3.8, as Debian 12's Postfix)\n"
+        "  Delays (-A -H -w -W -t) accept fractional seconds.\n"
+        "  --help, --version\n",
+        cli::program.c_str());
+}
+
+std::chrono::steady_clock::duration seconds(double s) {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+}
+
+int positive(const char* arg, const char* what) {
+    const long long v = cli::leading_integer(arg);
+    if (v <= 0 || v > INT_MAX) cli::fatal(std::string("bad ") + what + ": " + arg);
+    return static_cast<int>(v);
+}
+
+double positive_seconds(const char* arg, const char* what) {
+    const double v = cli::leading_seconds(arg);
+    if (!(v > 0) || v > 1e8) cli::fatal(std::string("bad ") + what + ": " + arg);
+    return v;
+}
+
+sansio::command_set command_list(const char* arg) {
+    sansio::command_set set;
+    std::string_view rest = arg;
+    while (!rest.empty()) {
+        const auto b = rest.find_first_not_of(", \t\r\n");
+        if (b == std::string_view::npos) break;
+        rest.remove_prefix(b);
+        const auto e = rest.find_first_of(", \t\r\n");
+        const auto name = rest.substr(0, e);
+        const auto cmd = sansio::find_smtp_command(name);
+        if (!cmd) cli::fatal("unknown command: " + std::string(name));
+        set.add(*cmd);
+        rest.remove_prefix(e == std::string_view::npos ? rest.size() : e);
+    }
+    return set;
+}
+
+// -b/-B: starts with the class digit, then exactly three digits in all.
+void check_reply(const char* arg, char cls, const char* what) {
+    const std::string_view r = arg;
+    const bool ok = r.size() >= 3 && r[0] == cls && std::isdigit(static_cast<unsigned char>(r[1])) &&
+                    std::isdigit(static_cast<unsigned char>(r[2])) &&
+                    (r.size() == 3 || !std::isdigit(static_cast<unsigned char>(r[3])));
+    if (!ok) {
+        cli::say("error", std::string("bad ") + what + " error reply: " + arg);
+        usage();
+    }
+}
+
+// -W cmd:delay[:odds]
+void command_delay(const char* arg, sansio::server_config& cfg) {
+    const std::string_view a = arg;
+    const auto c1 = a.find(':');
+    if (c1 == std::string_view::npos) cli::fatal(std::string("invalid command delay argument: ") + arg);
+    const std::string name(a.substr(0, c1));
+    const auto cmd = sansio::find_smtp_command(name);
+    if (!cmd) cli::fatal("unknown command: " + name);
+    const std::string rest(a.substr(c1 + 1));
+    const auto c2 = rest.find(':');
+    const std::string delay = rest.substr(0, c2);
+    if (delay.empty()) cli::fatal(std::string("invalid command delay argument: ") + arg);
+    const double d = cli::leading_seconds(delay.c_str());
+    if (!(d > 0) || d > 1e8) cli::fatal("non-positive '" + name + "' delay");
+    sansio::command_delay cd{seconds(d), -1};
+    if (c2 != std::string::npos) {
+        const long long odds = cli::leading_integer(rest.c_str() + c2 + 1);
+        if (odds < 0 || odds > 99) cli::fatal("delay odds for '" + name + "' out of range");
+        cd.odds = static_cast<int>(odds);
+    }
+    cfg.delays[static_cast<std::size_t>(*cmd)] = cd;
+}
+
+// -S: C escapes \a \b \f \n \r \t \v \\ and \ooo; any other \x is x; a trailing \ is dropped.
+std::string unescape(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '\\') {
+            out += s[i];
+            continue;
+        }
+        if (++i == s.size()) break;
+        const char c = s[i];
+        if (c >= '0' && c <= '7') {
+            int v = 0, n = 0;
+            while (n < 3 && i < s.size() && s[i] >= '0' && s[i] <= '7') v = v * 8 + (s[i++] - '0'), ++n;
+            --i;
+            out += static_cast<char>(v);
+            continue;
+        }
+        switch (c) {
+        case 'a': out += '\a'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'v': out += '\v'; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+struct settings {
+    sink_options sink;
+    std::string protocol = "smtp";
+    std::string family = "inet";
+    bool count = false;
+    bool verbose = false;
+    bool compat39 = false;
+    bool syslog = false;
+    const char* dump_d = nullptr;
+    const char* dump_D = nullptr;
+    std::string start;
+    const char* user = nullptr;
+    const char* root = nullptr;
+    const char* address = nullptr;
+};
+
+settings parse(int argc, char** argv) {
+    settings s;
+    auto& o = s.sink;
+    auto& cfg = o.server;
+    enum { opt_compat = 256, opt_help, opt_version };
+    static const option longopts[] = {
+        {"compat", required_argument, nullptr, opt_compat},
+        {"help", no_argument, nullptr, opt_help},
+        {"version", no_argument, nullptr, opt_version},
+        {nullptr, 0, nullptr, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+468aA:b:B:cCd:D:eEf:Fh:H:Lm:M:n:NpPq:Q:r:R:s:S:t:T:u:vw:W:", longopts,
+                             nullptr)) != -1) {
+        switch (ch) {
+        case '4': s.family = "inet4"; break;
+        case '6': s.family = "inet6"; break;
+        case '8': cfg.eightbitmime = false; break;
+        case 'a': cfg.auth = false; break;
+        case 'A':
+            if (!cli::is_decimal(optarg)) usage();
+            cfg.abort_delay = seconds(cli::leading_seconds(optarg));
+            break;
+        case 'b':
+            check_reply(optarg, '4', "soft");
+            cfg.soft_reply = optarg;
+            break;
+        case 'B':
+            check_reply(optarg, '5', "hard");
+            cfg.hard_reply = optarg;
+            break;
+        case 'c': s.count = true; break;
+        case 'C': cfg.xclient = false; break;
+        case 'd': s.dump_d = optarg; break;
+        case 'D': s.dump_D = optarg; break;
+        case 'e': cfg.esmtp = false; break;
+        case 'E': cfg.enhanced_status_codes = false; break;
+        case 'f':
+            cfg.hard = command_list(optarg);
+            cfg.pipelining = false;
+            break;
+        case 'F': cfg.xforward = false; break;
+        case 'h': cfg.hostname = optarg; break;
+        case 'H': cfg.data_pause = seconds(positive_seconds(optarg, "data read delay")); break;
+        case 'L': s.protocol = "lmtp"; break;
+        case 'm': o.max_sessions = static_cast<std::uint32_t>(positive(optarg, "concurrency limit")); break;
+        case 'M': o.stop_after_messages = static_cast<std::uint64_t>(positive(optarg, "message quit count")); break;
+        case 'n': o.stop_after_sessions = static_cast<std::uint64_t>(positive(optarg, "quit count")); break;
+        case 'N': cfg.dsn = false; break;
+        case 'p': cfg.pipelining = false; break;
+        case 'P':
+            cfg.pix = true;
+            cfg.esmtp = false;
+            break;
+        case 'q': cfg.drop = command_list(optarg); break;
+        case 'Q': cfg.close = command_list(optarg); break;
+        case 'r':
+            cfg.soft = command_list(optarg);
+            cfg.pipelining = false;
+            break;
+        case 'R': s.root = optarg; break;
+        case 's':
+            cfg.log = command_list(optarg);
+            s.syslog = true;
+            break;
+        case 'S': s.start = unescape(optarg); break;
+        case 't': o.timeout = seconds(positive_seconds(optarg, "timeout")); break;
+        case 'T': o.window_size = positive(optarg, "TCP window size"); break;
+        case 'u': s.user = optarg; break;
+        case 'v': s.verbose = true; break;
+        case 'w': {
+            const double d = cli::leading_seconds(optarg);
+            if (!(d > 0) || d > 1e8) usage();
+            cfg.delays[static_cast<std::size_t>(smtp_command::data)] = sansio::command_delay{seconds(d), -1};
+            break;
+        }
+        case 'W': command_delay(optarg, cfg); break;
+        case opt_compat:
+            if (std::strcmp(optarg, "3.9") == 0) s.compat39 = true;
+            else if (std::strcmp(optarg, "3.8") != 0) cli::fatal(std::string("bad --compat version: ") + optarg);
+            break;
+        case opt_help: help(); std::exit(0);
+        case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); std::exit(0);
+        default: usage();
+        }
+    }
+    if (argc - optind != 2) usage();
+    s.address = argv[optind];
+    const long long backlog = cli::leading_integer(argv[optind + 1]);
+    if (backlog <= 0 || backlog > INT_MAX) usage();
+    o.backlog = static_cast<int>(backlog);
+    if (s.dump_d && s.dump_D) cli::fatal("use only one of -d or -D, but not both");
+    if (s.dump_d || s.dump_D)
+        o.dump = dump_options{s.dump_d ? s.dump_d : s.dump_D, s.dump_D != nullptr, s.start, s.compat39};
+    cfg.trace = s.verbose;
+    o.stop_signals = {SIGTERM, SIGINT};
+    return s;
+}
+
+/// Drops root after listening: -R chroot, -u user (both optional; Postfix demands -u as root).
+void drop_privileges(const char* user, const char* root) {
+    const passwd* pw = nullptr;
+    if (user && !(pw = ::getpwnam(user))) cli::fatal(std::string("unknown user: ") + user);
+    if (pw) {
+        if (::setgid(pw->pw_gid) != 0) cli::fatal(std::string("setgid: ") + std::strerror(errno));
+        if (::initgroups(user, pw->pw_gid) != 0) cli::fatal(std::string("initgroups: ") + std::strerror(errno));
+    }
+    if (root && (::chroot(root) != 0 || ::chdir("/") != 0))
+        cli::fatal(std::string("chroot ") + root + ": " + std::strerror(errno));
+    if (pw && ::setuid(pw->pw_uid) != 0) cli::fatal(std::string("setuid: ") + std::strerror(errno));
+}
+
+/// Prints what Postfix's smtp-sink prints: -v lines, warnings, the -c counters; -s to syslog.
+struct cli_observer {
+    const sink_counters* counters = nullptr;
+    bool verbose = false;
+    bool count = false;
+    std::chrono::steady_clock::duration timeout{};
+
+    void print_counters() const {
+        if (!count) return;
+        std::printf("sess=%llu quit=%llu mesg=%llu\r", static_cast<unsigned long long>(counters->sessions),
+                    static_cast<unsigned long long>(counters->quits),
+                    static_cast<unsigned long long>(counters->messages));
+        std::fflush(stdout);
+    }
+
+    template <class Socket>
+    void on_connect(const session_info& info, Socket& socket) {
+        if (!verbose) return;
+        const char* fam = info.family == session_info::local ? "AF_LOCAL" : info.family == session_info::inet6 ? "AF_INET6" : "AF_INET";
+        cli::info(std::string("connect (") + fam + " " + info.peer + ")");
+        if constexpr (std::is_same_v<typename Socket::protocol_type, boost::asio::ip::tcp>) {
+            int mss = 0;
+            socklen_t len = sizeof mss;
+            if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &mss, &len) == 0 && mss > 1024) {
+                cli::info("vstream_tweak_tcp: TCP_MAXSEG " + std::to_string(mss));
+                cli::info("fd=" + std::to_string(socket.native_handle()) +
+                          ": stream buffer size old=0 new=" + std::to_string(4 * mss));
+            }
+        }
+        cli::info("smtp_stream_setup: maxtime=" +
+                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+                  " enable_deadline=0 min_data_rate=0");
+    }
+
+    void on_event(const session_info&, const sansio::server_event& e) {
+        switch (e.kind) {
+        case sansio::server_event::command: cli::info(e.text); break;
+        case sansio::server_event::syslog:
+            ::syslog(LOG_INFO, "%s %.100s", std::string(e.text).c_str(), cli::printable(e.args).c_str());
+            break;
+        case sansio::server_event::line_too_long: cli::warning("command line too long"); break;
+        case sansio::server_event::message: print_counters(); break;
+        default: break;
+        }
+    }
+
+    void on_disconnect(const session_info&, boost::system::error_code ec, bool while_writing) {
+        if (ec == error::timeout) cli::warning(while_writing ? "write timeout" : "read timeout");
+        else if (ec && while_writing) cli::warning("lost connection");
+        else if (verbose) cli::info("disconnect");
+        print_counters();
+    }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::signal(SIGPIPE, SIG_IGN);
+    cli::raise_open_files_limit();
+    cli::program = argv[0];
+    settings s = parse(argc, argv);
+    if (s.verbose) cli::info(std::string("name_mask: ") + (s.family == "inet4" ? "ipv4" : s.family == "inet6" ? "ipv6" : "all"));
+    const auto spec = sansio::parse_server_endpoint(s.address);
+    if (!spec) cli::fatal(spec.error);
+    if (s.syslog) {
+        std::string name = cli::program;
+        ::openlog(::strdup(::basename(name.data())), LOG_PID, LOG_MAIL);
+    }
+
+    const std::string transport = spec.spec.local ? "unix" : s.family;
+    sink_report report;
+    constexpr auto candidates = hana::make_tuple(hana::tuple_t<smtp, lmtp>,
+                                                 hana::tuple_t<inet_any, inet4, inet6, unix_domain>,
+                                                 hana::tuple_t<single_thread>);
+    dispatch(candidates, std::array<std::string_view, 3>{s.protocol, transport, "single_thread"},
+             [&](auto p, auto t, auto c) {
+                 using transport_type = typename decltype(t)::type;
+                 sink<typename decltype(p)::type, transport_type, typename decltype(c)::type> server(s.sink);
+                 if (s.verbose) {
+                     if (spec.spec.local) cli::info("trying... " + spec.spec.path);
+                     else cli::info("trying... [" + (spec.spec.host.empty() ? std::string(s.family == "inet4" ? "0.0.0.0" : "::") : spec.spec.host) + "]:" + spec.spec.port);
+                 }
+                 if (auto err = server.listen(s.address); !err.empty()) cli::fatal(err);
+                 drop_privileges(s.user, s.root);
+                 cli_observer observer{&server.counters(), s.verbose, s.count, s.sink.timeout};
+                 report = server.run(observer);
+             });
+    if (report.error) cli::fatal(report.what);
+    if (report.stop_signal) {  // after cleaning up, end as the signal would have ended us
+        std::fflush(stdout);
+        std::signal(report.stop_signal, SIG_DFL);
+        std::raise(report.stop_signal);
+    }
+    return 0;
+}

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sink.hpp — the test server: accepts sessions and absorbs mail (smtp-sink)
+#pragma once
+
+#include <mailload/concepts.hpp>
+#include <mailload/concurrency/single_thread.hpp>
+#include <mailload/dump.hpp>
+#include <mailload/error.hpp>
+#include <mailload/io/deadline.hpp>
+#include <mailload/io/run.hpp>
+#include <mailload/sansio/address.hpp>
+#include <mailload/sansio/smtp_server.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <list>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mailload {
+
+/// Everything about a sink that is not a policy.
+struct sink_options {
+    int backlog = 128;                       ///< listen(2) backlog
+    std::uint32_t max_sessions = 256;        ///< -m: sessions open at once; more wait in the backlog
+    std::chrono::steady_clock::duration timeout = std::chrono::seconds(100);  ///< -t: per read or write
+    int window_size = 0;                     ///< -T: SO_SNDBUF and SO_RCVBUF of the listener
+    std::uint64_t stop_after_messages = 0;   ///< -M: stop once this many messages are answered
+    std::uint64_t stop_after_sessions = 0;   ///< -n: stop once this many sessions have ended
+    std::optional<dump_options> dump;        ///< -d / -D
+    std::uint64_t seed = 0;                  ///< for -W odds and dump names (0: from the clock)
+    std::vector<int> stop_signals;           ///< signals that stop the sink (e.g. SIGTERM, SIGINT)
+    sansio::server_config server;            ///< the protocol behaviour (the protocol policy sets `lmtp`)
+};
+
+/// Running totals (what smtp-sink's -c shows, and more).
+struct sink_counters {
+    std::uint64_t sessions = 0;    ///< sessions ended
+    std::uint64_t quits = 0;       ///< QUIT commands
+    std::uint64_t messages = 0;    ///< complete messages
+    std::uint64_t recipients = 0;  ///< recipients of complete messages
+    std::uint64_t data_bytes = 0;  ///< message data bytes of ended sessions
+    std::uint64_t accepted = 0;    ///< connections accepted
+};
+
+/// What a sink run did, and the error that ended it, if any.
+struct sink_report {
+    boost::system::error_code error;
+    std::string what;
+    int stop_signal = 0;  ///< the signal (of sink_options::stop_signals) that stopped it, if one did
+    sink_counters totals;
+    std::chrono::steady_clock::duration elapsed{};
+    explicit operator bool() const noexcept { return !error; }
+};
+
+/// Who a session talks to.
+struct session_info {
+    enum family_t : std::uint8_t { inet4, inet6, local };
+    std::uint64_t id = 0;
+    family_t family = local;
+    std::string peer;  ///< "127.0.0.1", "::1" or "local"
+};
+
+/// Observers may define any of: `on_connect(const session_info&, socket&)`,
+/// `on_event(const session_info&, const sansio::server_event&)`,
+/// `on_disconnect(const session_info&, error_code, bool while_writing)`.
+struct null_sink_observer {};
+
+/**
+ * An SMTP/LMTP sink with its policies fixed at compile time. listen() binds; run() serves until
+ * stop() (from any thread), -M, -n, or a fatal dump error; afterwards no session is left and no
+ * unfinished dump remains.
+ *
+ * @par Example
+ * @code
+ * mailload::sink<mailload::smtp, mailload::unix_domain> sink{options};
+ * if (auto err = sink.listen("unix:/tmp/sink.sock"); !err.empty()) return fail(err);
+ * std::thread t([&] { report = sink.run(); });
+ * ... run a client ...
+ * sink.stop();
+ * t.join();
+ * @endcode
+ */
+template <protocol Protocol, transport Transport, concurrency Concurrency = single_thread>
+class sink {
+public:
+    using endpoint_type = typename Transport::protocol_type::endpoint;
+    using socket_type = typename Transport::protocol_type::socket;
+    using acceptor_type = typename Transport::protocol_type::acceptor;
+
+    explicit sink(sink_options options) : opts_(std::move(options)), acceptor_(loops_.executor_for(0)) {
+        opts_.server.lmtp = Protocol::is_lmtp;
+        if (opts_.dump) opts_.server.content = true;
+    }
+
+    /// Binds and listens on `address` (`[inet:][host]:port` or `unix:pathname`); returns an
+    /// empty string, or the diagnostic in Postfix's words.
+    std::string listen(std::string_view address) {
+        const auto parsed = sansio::parse_server_endpoint(address);
+        if (!parsed) return parsed.error;
+        if (!Transport::accepts(parsed.spec))
+            return std::string(address) + ": not an address of transport " + std::string(Transport::name);
+        auto resolved = Transport::resolve_listen(parsed.spec);
+        if (!resolved) {
+            if (parsed.spec.local) return resolved.error;
+            return std::string(address.starts_with("inet:") ? address.substr(5) : address) + ": " + resolved.error;
+        }
+        boost::system::error_code ec;
+        std::string what;
+        Transport::bind(acceptor_, resolved.endpoint, opts_.window_size, ec, what);
+        if (!ec) acceptor_.listen(opts_.backlog, ec);
+        if (ec) {
+            boost::system::error_code ignored;
+            acceptor_.close(ignored);
+            return what.empty() ? "listen: " + ec.message() : what;
+        }
+        return {};
+    }
+
+    /// The address listen() bound (an ephemeral port shows here).
+    endpoint_type local_endpoint() const { return acceptor_.local_endpoint(); }
+
+    /// Live totals, for observers (read them from the sink's own thread).
+    const sink_counters& counters() const noexcept { return counters_; }
+
+    /// Serves until stopped.
+    template <class Observer = null_sink_observer>
+    sink_report run(Observer&& observer = {}) {
+        const auto started = std::chrono::steady_clock::now();
+        rng_.seed(opts_.seed ? opts_.seed : static_cast<std::uint64_t>(started.time_since_epoch().count()));
+        boost::asio::co_spawn(acceptor_.get_executor(), accept_loop(observer), boost::asio::detached);
+        for (int sig : opts_.stop_signals) signals_.add(sig);
+        if (!opts_.stop_signals.empty())
+            signals_.async_wait([this](boost::system::error_code ec, int sig) {
+                if (ec) return;
+                report_.stop_signal = sig;
+                shutdown();
+            });
+        loops_.run();
+        report_.totals = counters_;
+        report_.elapsed = std::chrono::steady_clock::now() - started;
+        return std::move(report_);
+    }
+
+    /// Stops serving: closes the listener and every session (safe from any thread).
+    void stop() {
+        boost::asio::post(acceptor_.get_executor(), [this] { shutdown(); });
+    }
+
+private:
+    struct session {
+        session(socket_type&& s, const sink_options& o, std::uint64_t seed)
+            : socket(std::move(s)), deadline(socket.get_executor(), o.timeout), rng(seed), algo(o.server, rng()) {
+            if (o.dump) dump.emplace(*o.dump, o.server.hostname, rng);
+        }
+        socket_type socket;
+        io::deadline deadline;
+        std::mt19937_64 rng;
+        typename Protocol::server_algorithm algo;
+        std::optional<dump_writer> dump;
+        session_info info;
+        std::uint64_t recipients_counted = 0;
+        bool stop_after_write = false;
+    };
+
+    void shutdown() {
+        if (stopping_) return;
+        stopping_ = true;
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+        slot_.cancel();
+        signals_.cancel(ignored);
+        for (session* s : sessions_) {
+            s->socket.close(ignored);
+            s->deadline.stop();
+        }
+    }
+
+    void fatal(std::string what) {
+        if (!report_.error) {
+            report_.error = boost::asio::error::operation_aborted;
+            report_.what = std::move(what);
+        }
+        shutdown();
+    }
+
+    template <class Observer>
+    boost::asio::awaitable<void> accept_loop(Observer& obs) {
+        using boost::asio::as_tuple;
+        using boost::asio::use_awaitable;
+        std::uint64_t next_id = 0;
+        while (!stopping_) {
+            if (sessions_.size() >= opts_.max_sessions) {  // -m: leave the rest in the backlog
+                slot_.expires_at(boost::asio::steady_timer::time_point::max());
+                co_await slot_.async_wait(as_tuple(use_awaitable));
+                continue;
+            }
+            auto [ec, sock] = co_await acceptor_.async_accept(loops_.executor_for(next_id), as_tuple(use_awaitable));
+            if (stopping_) break;
+            if (ec) {  // out of descriptors and the like: give sessions a moment to end
+                slot_.expires_after(std::chrono::milliseconds(50));
+                co_await slot_.async_wait(as_tuple(use_awaitable));
+                continue;
+            }
+            ++counters_.accepted;
+            auto s = std::make_unique<session>(std::move(sock), opts_, rng_());
+            s->info.id = ++next_id;
+            const auto ex = s->socket.get_executor();
+            boost::asio::co_spawn(ex, serve(std::move(s), obs), boost::asio::detached);
+        }
+    }
+
+    template <class Observer>
+    struct handler {
+        sink& k;
+        session& s;
+        Observer& obs;
+        void on_event(const typename Protocol::server_algorithm& algo) { k.on_event(s, algo, obs); }
+        void on_written() {
+            if (s.stop_after_write) k.shutdown();
+        }
+    };
+
+    template <class Observer>
+    boost::asio::awaitable<void> serve(std::unique_ptr<session> owned, Observer& obs) {
+        session& s = *owned;
+        sessions_.push_back(&s);
+        const auto me = std::prev(sessions_.end());
+        boost::system::error_code ec;
+        const auto peer = s.socket.remote_endpoint(ec);
+        s.info.peer = ec ? std::string("unknown") : Transport::peer_name(peer);
+        s.info.family = s.info.peer == "local"                               ? session_info::local
+                        : s.info.peer.find(':') != std::string::npos ? session_info::inet6
+                                                                             : session_info::inet4;
+        if constexpr (requires { obs.on_connect(s.info, s.socket); }) obs.on_connect(s.info, s.socket);
+        boost::asio::co_spawn(s.socket.get_executor(), s.deadline.watch([&s] {
+            boost::system::error_code ignored;
+            s.socket.cancel(ignored);
+        }),
+                              boost::asio::detached);
+        handler<Observer> h{*this, s, obs};
+        s.algo.start();
+        ec = co_await io::run(s.socket, s.algo, s.deadline, h);
+        s.deadline.stop();
+        boost::system::error_code ignored;
+        s.socket.close(ignored);
+        ++counters_.sessions;
+        counters_.data_bytes += s.algo.stats().data_bytes;
+        if constexpr (requires { obs.on_disconnect(s.info, ec, s.algo.failed_while_writing()); })
+            obs.on_disconnect(s.info, ec, s.algo.failed_while_writing());
+        sessions_.erase(me);
+        slot_.cancel();
+        if (opts_.stop_after_sessions && counters_.sessions >= opts_.stop_after_sessions) shutdown();
+    }
+
+    template <class Observer>
+    void on_event(session& s, const typename Protocol::server_algorithm& algo, Observer& obs) {
+        const sansio::server_event& ev = algo.event();
+        std::string err;
+        switch (ev.kind) {
+        case sansio::server_event::mail:
+            if (s.dump && !s.dump->begin(std::time(nullptr), client_name(s), algo.proto(), algo.helo_args(), ev.args, err))
+                fatal(err);
+            break;
+        case sansio::server_event::rcpt:
+            if (s.dump) s.dump->rcpt(ev.args);
+            break;
+        case sansio::server_event::data:
+            if (s.dump) s.dump->data();
+            break;
+        case sansio::server_event::content:
+            if (s.dump) s.dump->content(ev.text, err);
+            if (!err.empty()) fatal(err);
+            break;
+        case sansio::server_event::message:
+            ++counters_.messages;
+            counters_.recipients += algo.stats().recipients - s.recipients_counted;
+            s.recipients_counted = algo.stats().recipients;
+            if (s.dump && !s.dump->finish(err)) fatal(err);
+            if (opts_.stop_after_messages && counters_.messages >= opts_.stop_after_messages) s.stop_after_write = true;
+            break;
+        case sansio::server_event::reset:
+            if (s.dump) s.dump->abandon();
+            break;
+        case sansio::server_event::quit: ++counters_.quits; break;
+        default: break;
+        }
+        if constexpr (requires { obs.on_event(s.info, ev); }) obs.on_event(s.info, ev);
+    }
+
+    static std::string client_name(const session& s) {
+        return (s.info.family == session_info::inet6 ? "ipv6:" : "") + s.info.peer;
+    }
+
+    sink_options opts_;
+    Concurrency loops_;
+    acceptor_type acceptor_;
+    boost::asio::steady_timer slot_{loops_.executor_for(0)};
+    boost::asio::signal_set signals_{loops_.executor_for(0)};
+    std::list<session*> sessions_;
+    std::mt19937_64 rng_;
+    sink_counters counters_;
+    sink_report report_;
+    bool stopping_ = false;
+};
+
+}  // namespace mailload
