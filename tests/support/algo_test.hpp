@@ -15,6 +15,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -170,6 +171,7 @@ struct outcome
 {
     std::vector<std::string> writes;          ///< every write action, its pieces joined
     std::vector<recorded_event> events;       ///< every event action, in order
+    std::vector<std::chrono::steady_clock::duration> waits;  ///< every wait action, in order (served at once)
     std::optional<sansio::next_action> last;  ///< the final `close` or `done` (none if the run broke off)
     std::string last_stage;                   ///< algo_traits::stage() after the final action
     std::size_t reads = 0;                    ///< read actions served
@@ -178,7 +180,8 @@ struct outcome
 
     bool same_behaviour(const outcome& o) const
     {
-        return writes == o.writes && events == o.events && last == o.last && last_stage == o.last_stage;
+        return writes == o.writes && events == o.events && waits == o.waits && last == o.last &&
+               last_stage == o.last_stage;
     }
     std::string describe() const
     {
@@ -312,6 +315,11 @@ public:
             {
             case sansio::action_type::event:
                 out.events.push_back(traits::event(algo));
+                act = algo.resume();
+                break;
+
+            case sansio::action_type::wait:
+                out.waits.push_back(act.duration());
                 act = algo.resume();
                 break;
 
