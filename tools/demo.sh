@@ -3,7 +3,7 @@
 # tools/demo.sh — the quick-start "main job": build mailload's examples, start an SMTP sink on a
 # free loopback port, drive it with our smtp-source, and show what was sent. Runs from any directory.
 #
-# Until mailload's own smtp-sink exists the sink is Postfix's /usr/sbin/smtp-sink.
+# Both tools are mailload's: the sink is told (-n) to exit after the source's sessions end.
 # Environment overrides: SESSIONS (10), MESSAGES (10000), LENGTH (1000), SOURCE_TIMEOUT (120 s).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,7 +21,7 @@ echo "==== demo: build (CMake, g++, build/gcc)"
 cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++
 cmake --build build/gcc --target examples
 source_bin=build/gcc/smtp-source
-sink_bin=/usr/sbin/smtp-sink
+sink_bin=build/gcc/smtp-sink
 
 work=$(mktemp -d)
 sink_pid=""
@@ -37,8 +37,7 @@ trap cleanup EXIT
 # A free port: bind port 0, read the port back, release it.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-sink_args=(-c "127.0.0.1:$port" 100)
-[ "$(id -u)" -ne 0 ] || sink_args=(-u nobody "${sink_args[@]}") # as root, smtp-sink must drop privileges
+sink_args=(-c -n "$sessions" "127.0.0.1:$port" 100)
 echo "==== demo: sink: $sink_bin ${sink_args[*]}"
 "$sink_bin" "${sink_args[@]}" >"$work/sink.out" 2>"$work/sink.err" &
 sink_pid=$!
@@ -66,8 +65,10 @@ status=0
 timeout "$source_timeout" "${source_cmd[@]}" >"$work/source.out" 2>"$work/source.err" || status=$?
 end=$(date +%s.%N)
 
-# Stop the sink, then report.
-kill "$sink_pid"
+# The sink exits by itself once the source's sessions have ended (-n); give it 10 s, then stop it.
+deadline=$((SECONDS + 10))
+while kill -0 "$sink_pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
+kill "$sink_pid" 2>/dev/null || true
 wait "$sink_pid" 2>/dev/null || true
 sink_pid=""
 

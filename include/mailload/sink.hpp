@@ -164,13 +164,12 @@ public:
 
 private:
     struct session {
-        session(socket_type&& s, const sink_options& o, std::uint64_t seed)
-            : socket(std::move(s)), deadline(socket.get_executor(), o.timeout), rng(seed), algo(o.server, rng()) {
+        session(socket_type&& s, const sink_options& o, std::mt19937_64& rng)
+            : socket(std::move(s)), deadline(socket.get_executor(), o.timeout), algo(o.server, rng()) {
             if (o.dump) dump.emplace(*o.dump, o.server.hostname, rng);
         }
         socket_type socket;
         io::deadline deadline;
-        std::mt19937_64 rng;
         typename Protocol::server_algorithm algo;
         std::optional<dump_writer> dump;
         session_info info;
@@ -218,7 +217,7 @@ private:
                 continue;
             }
             ++counters_.accepted;
-            auto s = std::make_unique<session>(std::move(sock), opts_, rng_());
+            auto s = std::make_unique<session>(std::move(sock), opts_, rng_);
             s->info.id = ++next_id;
             const auto ex = s->socket.get_executor();
             boost::asio::co_spawn(ex, serve(std::move(s), obs), boost::asio::detached);

@@ -973,7 +973,8 @@ class smtp_server {
 public:
     static constexpr std::size_t max_line = 2048;  ///< a command line, CR LF included
 
-    explicit smtp_server(const server_config& cfg, std::uint64_t seed = 1) : cfg_(cfg), rng_(seed) {
+    explicit smtp_server(const server_config& cfg, std::uint64_t seed = 1)
+        : cfg_(cfg), rng_(static_cast<std::uint_fast32_t>(seed % 2147483646u + 1)) {
         out_.reserve(1024);
         args_.reserve(max_line);
         greeting_ = cfg.pix ? "220 ********\r\n" : "220 " + cfg.hostname + (cfg.esmtp ? " ESMTP\r\n" : "\r\n");
@@ -1306,7 +1307,7 @@ private:
     };
 
     const server_config& cfg_;
-    std::mt19937_64 rng_;
+    std::minstd_rand rng_;  // -W odds only: small, as every connection has one
     std::string greeting_, ehlo_, helo_reply_, soft_, hard_;
 
     std::array<char, 8192> inbuf_{};
@@ -2488,13 +2489,12 @@ public:
 
 private:
     struct session {
-        session(socket_type&& s, const sink_options& o, std::uint64_t seed)
-            : socket(std::move(s)), deadline(socket.get_executor(), o.timeout), rng(seed), algo(o.server, rng()) {
+        session(socket_type&& s, const sink_options& o, std::mt19937_64& rng)
+            : socket(std::move(s)), deadline(socket.get_executor(), o.timeout), algo(o.server, rng()) {
             if (o.dump) dump.emplace(*o.dump, o.server.hostname, rng);
         }
         socket_type socket;
         io::deadline deadline;
-        std::mt19937_64 rng;
         typename Protocol::server_algorithm algo;
         std::optional<dump_writer> dump;
         session_info info;
@@ -2542,7 +2542,7 @@ private:
                 continue;
             }
             ++counters_.accepted;
-            auto s = std::make_unique<session>(std::move(sock), opts_, rng_());
+            auto s = std::make_unique<session>(std::move(sock), opts_, rng_);
             s->info.id = ++next_id;
             const auto ex = s->socket.get_executor();
             boost::asio::co_spawn(ex, serve(std::move(s), obs), boost::asio::detached);
