@@ -2,6 +2,7 @@
 #include <mailload/source.hpp>
 
 #include <mailload/pacing/fixed_interval.hpp>
+#include <mailload/sink.hpp>
 #include <mailload/protocol/smtp.hpp>
 #include <mailload/transport/inet.hpp>
 #include <mailload/transport/unix_domain.hpp>
@@ -13,6 +14,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <thread>
 
 // Counts every allocation in this test program, to show that the per-message path allocates nothing.
 // (g++ 12 takes the replaced operator delete's free() for a mismatch once it inlines operator new.)
@@ -120,6 +122,34 @@ BOOST_AUTO_TEST_CASE(the_per_message_path_does_not_allocate) {
     const auto large = cost(2020);
     BOOST_TEST_MESSAGE("allocations: 20 messages " << small << ", 2020 messages " << large);
     BOOST_TEST(large <= small + 10, "2020 messages cost " << large << " allocations, 20 messages " << small);
+}
+
+BOOST_AUTO_TEST_CASE(neither_source_nor_sink_allocates_per_message) {
+    temp_dir dir;
+    const std::string path = (dir.path / "sink").string();
+    sink<smtp, unix_domain> server(sink_options{});
+    BOOST_TEST_REQUIRE(server.listen("unix:" + path).empty());
+    sink_report served;
+    std::thread t([&] { served = server.run(); });
+    auto cost = [&](std::uint64_t messages) {
+        auto o = options(messages, 1, true);
+        o.client.rcpt_count = 3;
+        source<smtp, unix_domain> load(o);
+        const auto before = allocations.load();
+        const auto r = load.run("unix:" + path);
+        BOOST_TEST_REQUIRE(!r.error, r.what);
+        BOOST_TEST_REQUIRE(r.totals.messages_accepted == messages);
+        return allocations.load() - before;
+    };
+    const auto small = cost(20);
+    const auto large = cost(2020);
+    server.stop();
+    t.join();
+    BOOST_TEST_MESSAGE("allocations with our sink: 20 messages " << small << ", 2020 messages " << large);
+    BOOST_TEST(large <= small + 10, "2020 messages cost " << large << " allocations, 20 messages " << small);
+    BOOST_TEST(served.totals.messages == 2040u);
+    BOOST_TEST(served.totals.recipients == 3 * 2040u);
+    BOOST_TEST(served.totals.sessions == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(a_silent_server_times_out) {
