@@ -217,7 +217,7 @@ private:
                 continue;
             }
             ++counters_.accepted;
-            auto s = std::make_unique<session>(std::move(sock), opts_, rng_);
+            auto s = std::make_shared<session>(std::move(sock), opts_, rng_);
             s->info.id = ++next_id;
             const auto ex = s->socket.get_executor();
             boost::asio::co_spawn(ex, serve(std::move(s), obs), boost::asio::detached);
@@ -235,8 +235,16 @@ private:
         }
     };
 
+    // The watchdog shares the session, which lives until both it and serve() are done.
+    static boost::asio::awaitable<void> watchdog(std::shared_ptr<session> s) {
+        co_await s->deadline.watch([&s] {
+            boost::system::error_code ignored;
+            s->socket.cancel(ignored);
+        });
+    }
+
     template <class Observer>
-    boost::asio::awaitable<void> serve(std::unique_ptr<session> owned, Observer& obs) {
+    boost::asio::awaitable<void> serve(std::shared_ptr<session> owned, Observer& obs) {
         session& s = *owned;
         sessions_.push_back(&s);
         const auto me = std::prev(sessions_.end());
@@ -247,11 +255,7 @@ private:
                         : s.info.peer.find(':') != std::string::npos ? session_info::inet6
                                                                              : session_info::inet4;
         if constexpr (requires { obs.on_connect(s.info, s.socket); }) obs.on_connect(s.info, s.socket);
-        boost::asio::co_spawn(s.socket.get_executor(), s.deadline.watch([&s] {
-            boost::system::error_code ignored;
-            s.socket.cancel(ignored);
-        }),
-                              boost::asio::detached);
+        boost::asio::co_spawn(s.socket.get_executor(), watchdog(owned), boost::asio::detached);
         handler<Observer> h{*this, s, obs};
         s.algo.start();
         ec = co_await io::run(s.socket, s.algo, s.deadline, h);
@@ -273,8 +277,10 @@ private:
         std::string err;
         switch (ev.kind) {
         case sansio::server_event::mail:
-            if (s.dump && !s.dump->begin(std::time(nullptr), client_name(s), algo.proto(), algo.helo_args(), ev.args, err))
-                fatal(err);
+            if constexpr (requires { algo.helo_args(); })  // SMTP/LMTP: the only protocol with dumps
+                if (s.dump && !s.dump->begin(std::time(nullptr), client_name(s), algo.proto(), algo.helo_args(),
+                                             ev.args, err))
+                    fatal(err);
             break;
         case sansio::server_event::rcpt:
             if (s.dump) s.dump->rcpt(ev.args);
