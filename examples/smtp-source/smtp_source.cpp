@@ -226,6 +226,7 @@ struct cli_observer {
                 std::fflush(stdout);
             }
             break;
+        case sansio::client_event::accepted: break;
         case sansio::client_event::rejected:
             cli::warning(std::string(sansio::rejection_name(e.stage, lmtp)) + ": " + std::to_string(e.code) + " " +
                          std::string(e.text));

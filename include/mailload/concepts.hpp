@@ -4,6 +4,8 @@
 
 #include <mailload/sansio/action.hpp>
 #include <mailload/sansio/address.hpp>
+#include <mailload/sansio/message_builder.hpp>
+#include <mailload/sansio/smtp_client.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/system/error_code.hpp>
@@ -42,15 +44,22 @@ concept sansio_algorithm = requires(A a, boost::system::error_code ec, std::size
 /// | `P::name`              | string_view      | "smtp", "lmtp": the CLI spelling and label  |
 /// | `P::default_port`      | string_view      | service used when an address has no port    |
 /// | `P::is_lmtp`           | bool             | LHLO, and one reply per recipient after "." |
-/// | `P::client_algorithm`  | sansio_algorithm | the client's protocol core                  |
+/// | `P::client_content`    | type             | what every message of a run is built from   |
+/// | `P::make_content(c, m)`| client_content   | built once per run from client_config and   |
+/// |                        |                  | message_options                             |
+/// | `P::client_algorithm`  | sansio_algorithm | the client's protocol core, constructed from|
+/// |                        |                  | (client_config, client_content, atomic seq) |
 /// | `P::server_algorithm`  | sansio_algorithm | the server's protocol core                  |
 template <class P>
 concept protocol = requires {
     { P::name } -> std::convertible_to<std::string_view>;
     { P::default_port } -> std::convertible_to<std::string_view>;
     { P::is_lmtp } -> std::convertible_to<bool>;
+    typename P::client_content;
     typename P::client_algorithm;
     typename P::server_algorithm;
+} && requires(const sansio::client_config& c, const sansio::message_options& m) {
+    { P::make_content(c, m) } -> std::same_as<typename P::client_content>;
 } && sansio_algorithm<typename P::client_algorithm> && sansio_algorithm<typename P::server_algorithm>;
 
 /// Transport policy: the socket family and how an address argument becomes an endpoint.

@@ -20,6 +20,8 @@ enum class error {
     timeout,           ///< an operation did not complete within its time limit
     line_too_long,     ///< a protocol line exceeded its bound
     bad_reply,         ///< a reply that cannot be parsed
+    netstring_format,  ///< a netstring not of the form digits ':' bytes ','
+    netstring_size,    ///< a netstring longer than its bound
 };
 
 namespace detail {
@@ -36,6 +38,8 @@ public:
         case error::timeout: return "timeout";
         case error::line_too_long: return "line too long";
         case error::bad_reply: return "bad reply";
+        case error::netstring_format: return "netstring format error";
+        case error::netstring_size: return "netstring size exceeds limit";
         }
         return "unknown mailload error";
     }

@@ -13,12 +13,15 @@
 #include <mailload/pacing/fixed_interval.hpp>
 #include <mailload/pacing/no_pacing.hpp>
 #include <mailload/pacing/random_interval.hpp>
+#include <mailload/protocol/qmqp.hpp>
 #include <mailload/protocol/smtp.hpp>
 #include <mailload/sansio/action.hpp>
 #include <mailload/sansio/address.hpp>
 #include <mailload/sansio/data_scanner.hpp>
 #include <mailload/sansio/hostname.hpp>
 #include <mailload/sansio/message_builder.hpp>
+#include <mailload/sansio/netstring.hpp>
+#include <mailload/sansio/qmqp.hpp>
 #include <mailload/sansio/reply_parser.hpp>
 #include <mailload/sansio/smtp_client.hpp>
 #include <mailload/sansio/smtp_server.hpp>

@@ -66,7 +66,7 @@ struct null_observer {};
 /**
  * A load generator with every choice fixed at compile time.
  *
- * @tparam Protocol    smtp or lmtp
+ * @tparam Protocol    smtp, lmtp or qmqp
  * @tparam Transport   inet<any>, inet<v4>, inet<v6> or unix_domain
  * @tparam Concurrency single_thread
  * @tparam Pacing      no_pacing, fixed_interval or random_interval
@@ -110,7 +110,7 @@ public:
         claimed_ = 0;
         rcpt_sequence_ = 0;
         const auto started = std::chrono::steady_clock::now();
-        const sansio::message_builder builder(opts_.message);
+        const typename Protocol::client_content content = Protocol::make_content(opts_.client, opts_.message);
         {
             Concurrency loops;
             std::vector<std::unique_ptr<session>> sessions;  // destroyed before their event loops
@@ -119,7 +119,7 @@ public:
             std::vector<std::uint64_t> seeds(opts_.sessions);
             seq.generate(seeds.begin(), seeds.end());
             for (std::uint32_t i = 0; i < opts_.sessions; ++i) {
-                sessions.push_back(std::make_unique<session>(loops.executor_for(i), opts_, builder, rcpt_sequence_,
+                sessions.push_back(std::make_unique<session>(loops.executor_for(i), opts_, content, rcpt_sequence_,
                                                              seeds[i]));
                 auto& s = *sessions.back();
                 boost::asio::co_spawn(s.socket.get_executor(), run_session(s, endpoint, observer), boost::asio::detached);
@@ -141,7 +141,8 @@ public:
 
 private:
     struct session {
-        session(const boost::asio::any_io_executor& ex, const source_options& o, const sansio::message_builder& b,
+        session(const boost::asio::any_io_executor& ex, const source_options& o,
+                const typename Protocol::client_content& b,
                 std::atomic<std::uint64_t>& seq, std::uint64_t seed)
             : socket(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed) {}
         socket_type socket;
@@ -264,19 +265,11 @@ private:
             boost::system::error_code ignored;
             s.socket.close(ignored);  // SO_LINGER 0: an abortive close, as Postfix's
             if (ec) {
-                fatal(ec, describe(s.algo, ec));
+                fatal(ec, s.algo.failure_message(ec));
                 break;
             }
         }
         s.deadline.stop();
-    }
-
-    static std::string describe(const typename Protocol::client_algorithm& algo, boost::system::error_code ec) {
-        const bool lmtp = algo.config().lmtp;
-        if (ec == error::rejected)
-            return std::string(sansio::rejection_name(algo.stage(), lmtp)) + ": " + std::to_string(algo.failure_code()) +
-                   " " + std::string(algo.failure_text());
-        return ec.message() + " while " + std::string(sansio::stage_activity(algo.stage(), lmtp));
     }
 
     source_options opts_;

@@ -337,6 +337,698 @@ inline endpoint_parse parse_server_endpoint(std::string_view arg) {
 
 }  // namespace mailload::sansio
 // ---- end mailload/sansio/address.hpp ----
+// ---- begin mailload/sansio/message_builder.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sansio/message_builder.hpp — message content for smtp-source: headers, -l payload, -F files
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mailload::sansio {
+
+/// Formats a time as RFC 5322 mail does, in local time, the way Postfix's mail_date() does:
+/// `Tue, 24 Nov 2026 09:01:49 +0000 (UTC)`. Postfix <= 3.8 pads the day with a space (` 4`),
+/// 3.9 and later with a zero (`04`).
+inline std::string mail_date(std::time_t when, bool zero_padded_day) {
+    std::tm local{}, utc{};
+    localtime_r(&when, &local);
+    gmtime_r(&when, &utc);
+    long offset = (local.tm_hour - utc.tm_hour) * 3600L + (local.tm_min - utc.tm_min) * 60L;
+    const int day_delta = local.tm_yday - utc.tm_yday;
+    if (day_delta == 1 || day_delta < -1) offset += 24 * 3600L;
+    else if (day_delta == -1 || day_delta > 1) offset -= 24 * 3600L;
+    char buf[128];
+    std::size_t n = std::strftime(buf, sizeof buf, zero_padded_day ? "%a, %d %b %Y %H:%M:%S " : "%a, %e %b %Y %H:%M:%S ",
+                                  &local);
+    std::string out(buf, n);
+    char off[16];
+    const long hours = offset / 3600, minutes = std::labs(offset % 3600) / 60;
+    std::snprintf(off, sizeof off, "%+03ld%02ld", hours, minutes);
+    out += off;
+    n = std::strftime(buf, sizeof buf, " (%Z)", &local);
+    out.append(buf, n);
+    return out;
+}
+
+/// What a generated message looks like (smtp-source's -f -t -M -S -l -F -o).
+struct message_options {
+    std::string sender;                       ///< From: address (the envelope sender)
+    std::string myhostname;                   ///< right-hand side of the Message-Id
+    std::optional<std::string> subject;       ///< -S: a Subject: header
+    bool headers = true;                      ///< false under -o and -F: send no generated headers
+    std::size_t length = 0;                   ///< -l: payload bytes; 0 = four "La de da" lines
+    std::optional<std::string> file_content;  ///< -F: the file's bytes, sent instead of a payload
+    std::string date;                         ///< the Date: header's value (computed once per run)
+    std::uint32_t pid = 0;                    ///< first Message-Id field
+};
+
+/**
+ * Builds message content once per run. The body, with its end-of-data line, is one shared
+ * buffer; only the headers vary per message (To:, Message-Id), and they are formatted into a
+ * caller-owned string whose capacity is reused, so sending a message allocates nothing.
+ */
+class message_builder {
+public:
+    explicit message_builder(const message_options& o) : headers_(o.headers) {
+        if (o.file_content && !o.file_content->empty()) body_ = dot_stuff_lines(*o.file_content);
+        else if (o.length > 0) body_ = payload(o.length);
+        else body_ = "La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.";
+        body_ += "\r\n.\r\n";
+        from_ = "From: <" + o.sender + ">\r\nTo: <";
+        date_ = ">\r\nDate: " + o.date + "\r\nMessage-Id: <";
+        append_hex(date_, o.pid);
+        date_ += '.';
+        tail_ = "@" + o.myhostname + ">\r\n";
+        if (o.subject) tail_ += "Subject: " + *o.subject + "\r\n";
+        tail_ += "\r\n";
+    }
+
+    /// Whether messages start with generated headers.
+    bool has_headers() const noexcept { return headers_; }
+
+    /// The message after its headers, ending with the end-of-data line ".\r\n".
+    std::string_view body() const noexcept { return body_; }
+
+    /// Writes this message's headers into `out` (cleared first): To: shows `to`; the
+    /// Message-Id is `<pid.fd.left@myhostname>`, each field as at least four hex digits.
+    void headers(std::string& out, std::string_view to, std::uint32_t fd, std::uint32_t left) const {
+        out.clear();
+        out += from_;
+        out += to;
+        out += date_;
+        append_hex(out, fd);
+        out += '.';
+        append_hex(out, left);
+        out += tail_;
+    }
+
+    /// The -l payload: `length` bytes of X in CRLF-terminated lines of 80, the k-th line starting
+    /// with the digit k mod 10, then an unnumbered tail; followed by one more CRLF when sent.
+    static std::string payload(std::size_t length) {
+        std::string p(length, 'X');
+        for (std::size_t i = 80; i < length; i += 80) {
+            p[i - 80] = static_cast<char>('0' + (i / 80) % 10);
+            p[i - 2] = '\r';
+            p[i - 1] = '\n';
+        }
+        return p;
+    }
+
+    /// -F content: each LF-terminated line (the last may lack its LF) gets a '.' in front when
+    /// it starts with one, and CRLF instead of its LF; CRs already in the file are kept. When
+    /// sent, one more CRLF follows, so the message ends with an empty line (as Postfix's does).
+    static std::string dot_stuff_lines(std::string_view content) {
+        std::string out;
+        out.reserve(content.size() + content.size() / 32 + 8);
+        while (!content.empty()) {
+            const auto lf = content.find('\n');
+            const std::string_view line = content.substr(0, lf);
+            if (line.starts_with('.')) out += '.';
+            out += line;
+            out += "\r\n";
+            content.remove_prefix(lf == std::string_view::npos ? content.size() : lf + 1);
+        }
+        return out;
+    }
+
+private:
+    static void append_hex(std::string& out, std::uint32_t v) {
+        char buf[16];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
+        for (auto n = end - buf; n < 4; ++n) out += '0';
+        out.append(buf, end);
+    }
+
+    std::string body_;
+    std::string from_, date_, tail_;
+    bool headers_;
+};
+
+}  // namespace mailload::sansio
+// ---- end mailload/sansio/message_builder.hpp ----
+// ---- begin mailload/sansio/smtp_client.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sansio/smtp_client.hpp — SMTP/LMTP client algorithm (smtp-source's dialog), sans I/O
+
+// ---- begin mailload/error.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/error.hpp — mailload's error codes, as a boost::system error category
+
+#include <boost/system/error_code.hpp>
+
+#include <ostream>
+#include <string>
+#include <type_traits>
+
+namespace mailload {
+
+/// Errors the protocol cores and drivers report (never thrown; carried in error_code values).
+enum class error {
+    success = 0,
+    no_more_messages,  ///< every message of the run has been claimed (not a failure)
+    rejected,          ///< the server answered a command with an unexpected reply code
+    server_closing,    ///< the server answered 421 or 521: the session was closed
+    lost_connection,   ///< the peer closed or reset the connection
+    timeout,           ///< an operation did not complete within its time limit
+    line_too_long,     ///< a protocol line exceeded its bound
+    bad_reply,         ///< a reply that cannot be parsed
+    netstring_format,  ///< a netstring not of the form digits ':' bytes ','
+    netstring_size,    ///< a netstring longer than its bound
+};
+
+namespace detail {
+class error_category final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "mailload"; }
+    std::string message(int ev) const override {
+        switch (static_cast<error>(ev)) {
+        case error::success: return "success";
+        case error::no_more_messages: return "no more messages";
+        case error::rejected: return "rejected";
+        case error::server_closing: return "server closing connection";
+        case error::lost_connection: return "lost connection";
+        case error::timeout: return "timeout";
+        case error::line_too_long: return "line too long";
+        case error::bad_reply: return "bad reply";
+        case error::netstring_format: return "netstring format error";
+        case error::netstring_size: return "netstring size exceeds limit";
+        }
+        return "unknown mailload error";
+    }
+};
+}  // namespace detail
+
+/// The category of mailload::error values.
+inline const boost::system::error_category& error_category() noexcept {
+    static const detail::error_category cat;
+    return cat;
+}
+
+inline boost::system::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+inline std::ostream& operator<<(std::ostream& os, error e) { return os << error_category().message(static_cast<int>(e)); }
+
+}  // namespace mailload
+
+template <>
+struct boost::system::is_error_code_enum<mailload::error> : std::true_type {};
+// ---- end mailload/error.hpp ----
+// ---- begin mailload/sansio/reply_parser.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sansio/reply_parser.hpp — incremental SMTP/LMTP reply parser (Postfix smtp-source rules)
+
+
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace mailload::sansio {
+
+/**
+ * Assembles SMTP replies from bytes that arrive in any split.
+ *
+ * Rules (Postfix's smtp-source): a line ends at LF and loses any CRs before it; a line keeps at
+ * most `max_line` bytes and the rest of it is skipped (a line longer than twice that is an
+ * error); bytes that are neither printable ASCII nor white space read as `?`. The code is the
+ * line's leading digits when there are exactly three of them, else 0; a `-` right after them
+ * means more lines follow. The text is what follows, leading white space removed; the texts of
+ * all lines are joined with `\n`, at most `max_text` bytes in all.
+ */
+class reply_parser {
+public:
+    static constexpr std::size_t max_line = 10240;
+    static constexpr std::size_t max_text = 10240;
+
+    reply_parser() {
+        line_.reserve(256);
+        text_.reserve(256);
+        lines_.reserve(256);
+    }
+
+    /// Consumes bytes until a reply is complete or `in` is used up; returns how many it took.
+    /// Bytes after a complete reply are left for the next one (pipelined replies).
+    std::size_t feed(std::string_view in, boost::system::error_code& ec) {
+        if (complete_) reset();
+        std::size_t used = 0;
+        while (used < in.size() && !complete_) {
+            const char* start = in.data() + used;
+            const std::size_t left = in.size() - used;
+            const void* lf = std::memchr(start, '\n', left);
+            const std::size_t chunk = lf ? static_cast<const char*>(lf) - start : left;
+            append_line(std::string_view(start, chunk));
+            used += chunk;
+            if (!lf) break;
+            ++used;  // the LF
+            if (seen_ > 2 * max_line) {
+                ec = error::line_too_long;
+                return used;
+            }
+            end_line();
+        }
+        if (seen_ > 2 * max_line) ec = error::line_too_long;
+        return used;
+    }
+
+    /// True once a whole reply (its last line included) has been consumed.
+    bool complete() const noexcept { return complete_; }
+    /// The reply code: three digits, or 0 when the last line did not start with exactly three.
+    int code() const noexcept { return code_; }
+    /// The texts of all lines joined with `\n`, codes and separators removed.
+    std::string_view text() const noexcept { return text_; }
+    /// The lines as received (sanitised, CR/LF removed), joined with `\n`.
+    std::string_view lines() const noexcept { return lines_; }
+
+    /// Forgets the current reply; feed() does this itself after a complete one.
+    void reset() noexcept {
+        complete_ = false;
+        code_ = 0;
+        seen_ = 0;
+        line_.clear();
+        text_.clear();
+        lines_.clear();
+    }
+
+private:
+    void append_line(std::string_view part) {
+        seen_ += part.size();
+        if (line_.size() < max_line) line_.append(part.substr(0, max_line - line_.size()));
+    }
+
+    void end_line() {
+        seen_ = 0;
+        while (!line_.empty() && line_.back() == '\r') line_.pop_back();
+        for (char& c : line_) {
+            const unsigned char u = static_cast<unsigned char>(c);
+            const bool printable = u >= 0x20 && u < 0x7f;
+            const bool space = u == ' ' || (u >= '\t' && u <= '\r');
+            if (!printable && !space) c = '?';
+        }
+        std::size_t i = 0;
+        while (i < line_.size() && line_[i] >= '0' && line_[i] <= '9') ++i;
+        code_ = i == 3 ? (line_[0] - '0') * 100 + (line_[1] - '0') * 10 + (line_[2] - '0') : 0;
+        const bool more = i < line_.size() && line_[i] == '-';
+        if (more) ++i;
+        while (i < line_.size() && (line_[i] == ' ' || (line_[i] >= '\t' && line_[i] <= '\r'))) ++i;
+        append_capped(text_, std::string_view(line_).substr(i));
+        append_capped(lines_, line_);
+        line_.clear();
+        if (more) {
+            append_capped(text_, "\n");
+            append_capped(lines_, "\n");
+        } else {
+            complete_ = true;
+        }
+    }
+
+    static void append_capped(std::string& s, std::string_view add) {
+        if (s.size() < max_text) s.append(add.substr(0, max_text - s.size()));
+    }
+
+    std::string line_;
+    std::string text_;
+    std::string lines_;
+    std::size_t seen_ = 0;  // bytes of the current line seen so far, kept or skipped
+    int code_ = 0;
+    bool complete_ = false;
+};
+
+}  // namespace mailload::sansio
+// ---- end mailload/sansio/reply_parser.hpp ----
+
+#include <boost/system/error_code.hpp>
+
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mailload::sansio {
+
+/// The step of the dialog a reply or an error belongs to.
+enum class client_stage : std::uint8_t { greeting, helo, mail, rcpt, data, dot, rset, quit };
+inline constexpr std::size_t client_stage_count = 8;
+
+/// How recipient addresses are numbered (smtp-source's -N and -r).
+enum class rcpt_numbering : std::uint8_t {
+    off,               ///< every RCPT is the address as given
+    prepend_countdown, ///< Postfix <= 3.8, -r n without -N: "n addr" … "2addr", then "addr"
+    prepend_sequence,  ///< Postfix <= 3.8, -N: "1addr", "2addr", … one counter for the whole run
+    append_sequence,   ///< Postfix >= 3.9: "local0@domain", "local1@domain", … from 0
+};
+
+/// The dialog's settings (smtp-source's -L -o -d -A -v -M -f -t -r -N).
+struct client_config {
+    bool lmtp = false;            ///< LHLO, and one reply per accepted recipient after "."
+    bool send_helo = true;        ///< false under -o
+    bool keep_alive = false;      ///< -d: next message on the same connection
+    bool ignore_rejects = false;  ///< -A: warn about unexpected replies and carry on
+    bool trace = false;           ///< report every command and reply as an event (-v)
+    std::string helo_name;        ///< HELO/LHLO argument
+    std::string sender;           ///< MAIL FROM:<sender>
+    std::string recipient;        ///< RCPT TO:<recipient>, numbered as `numbering` says
+    std::uint32_t rcpt_count = 1; ///< recipients per transaction
+    rcpt_numbering numbering = rcpt_numbering::off;
+};
+
+/// Something the client reports while it runs.
+struct client_event {
+    enum kind_t : std::uint8_t {
+        sent,          ///< a command was sent (trace only); `text` is it without CRLF
+        reply,         ///< a reply arrived (trace only); `text` is its lines joined with '\n'
+        message_sent,  ///< the message and its "." were written
+        accepted,      ///< the server accepted the message (LMTP: for at least one recipient)
+        rejected,      ///< an unexpected reply that -A let pass; see `stage`, `code`, `text`
+    };
+    kind_t kind = sent;
+    client_stage stage = client_stage::greeting;
+    int code = 0;
+    std::string_view text;
+};
+
+/// Per-session tallies, added up across the session's connections.
+struct client_stats {
+    std::uint64_t messages_sent = 0;      ///< "." written
+    std::uint64_t messages_accepted = 0;  ///< "." answered 2xx (LMTP: by at least one recipient)
+    std::uint64_t recipients_sent = 0;
+    std::uint64_t recipients_accepted = 0;
+    std::array<std::uint64_t, client_stage_count> rejected{};  ///< unexpected replies, by stage
+};
+
+/// The words Postfix uses for a rejection at each stage ("recipient rejected: …").
+inline std::string_view rejection_name(client_stage s, bool lmtp) noexcept {
+    switch (s) {
+    case client_stage::greeting: return "rejected at server banner";
+    case client_stage::helo: return lmtp ? "LHLO rejected" : "HELO rejected";
+    case client_stage::mail: return "sender rejected";
+    case client_stage::rcpt: return "recipient rejected";
+    case client_stage::data: return "data rejected";
+    case client_stage::dot: return "end of data rejected";
+    case client_stage::rset: return "rset rejected";
+    case client_stage::quit: return "quit rejected";
+    }
+    return "rejected";
+}
+
+/// The words Postfix uses for the step an I/O error interrupted ("… while sending recipient").
+inline std::string_view stage_activity(client_stage s, bool lmtp) noexcept {
+    switch (s) {
+    case client_stage::greeting: return "reading server greeting";
+    case client_stage::helo: return lmtp ? "sending LHLO" : "sending HELO";
+    case client_stage::mail: return "sending sender";
+    case client_stage::rcpt: return "sending recipient";
+    case client_stage::data: return "sending DATA command";
+    case client_stage::dot: return "sending message";
+    case client_stage::rset: return "sending message";  // Postfix's words for RSET too
+    case client_stage::quit: return "sending QUIT";
+    }
+    return "talking to server";
+}
+
+/**
+ * The smtp-source dialog on one connection after another, as a sans-io state machine:
+ * greeting, HELO/LHLO, then per message MAIL, RCPT × r, DATA, content and ".", then QUIT or
+ * (with keep_alive) the next message on the same connection. Each command is one write and
+ * waits for its reply (Postfix's lock-step wire).
+ *
+ * Drive it with start() for each new connection (the first message already claimed) and then
+ * resume() with each completed action's result. Under `ignore_rejects`, an unexpected reply is
+ * reported as a `rejected` event and the dialog goes on as Postfix's -A does; a 421 or 521 ends
+ * the connection with action `close`. Otherwise it ends with done(error::rejected), and
+ * failure() tells the stage and the reply.
+ */
+class smtp_client {
+public:
+    smtp_client(const client_config& cfg, const message_builder& msg, std::atomic<std::uint64_t>& rcpt_sequence)
+        : cfg_(cfg), msg_(msg), rcpt_seq_(rcpt_sequence) {
+        cmd_.reserve(64 + cfg.recipient.size() + cfg.sender.size() + cfg.helo_name.size());
+        headers_.reserve(256 + cfg.recipient.size());
+        to_.reserve(cfg.recipient.size() + 24);
+        const auto at = cfg.recipient.rfind('@');
+        local_ = std::string_view(cfg_.recipient).substr(0, at);
+        at_domain_ = at == std::string::npos ? std::string_view{} : std::string_view(cfg_.recipient).substr(at);
+    }
+
+    smtp_client(const smtp_client&) = delete;
+    smtp_client& operator=(const smtp_client&) = delete;
+
+    /// Begins the dialog on a new connection. `fd` and `left` fill the Message-Id.
+    void start(std::uint32_t fd, std::uint32_t left) noexcept {
+        fd_ = fd;
+        left_ = left;
+        in_begin_ = in_end_ = 0;
+        reply_.reset();
+        qlen_ = 0;
+        state_ = state::greeting;
+        last_ = action_type::done;
+    }
+
+    /// Before resuming from `next_message` with success: the claimed message's Message-Id field.
+    void set_left(std::uint32_t left) noexcept { left_ = left; }
+
+    /// Continues after the last action completed with `ec` and `n` bytes.
+    next_action resume(boost::system::error_code ec = {}, std::size_t n = 0) {
+        switch (last_) {
+        case action_type::write:
+            if (ec) return remember(fail_io(ec));
+            if (state_ == state::dot) {
+                ++stats_.messages_sent;
+                push_event({client_event::message_sent, client_stage::dot, 0, {}});
+            }
+            break;
+        case action_type::read:
+            if (ec || n == 0) return remember(fail_io(ec));
+            in_end_ += n;
+            break;
+        case action_type::next_message:
+            if (ec) send(state::quit, "QUIT");
+            else begin_transaction();
+            break;
+        default: break;
+        }
+        if (qlen_) return remember(pop());
+        return remember(await_reply());
+    }
+
+    /// The event an `event` action announced; valid until the next resume().
+    const client_event& event() const noexcept { return event_; }
+    /// Where the dialog was when it ended with an error.
+    client_stage stage() const noexcept { return stage_of(state_); }
+    /// After done(error::rejected): the rejected stage's reply.
+    int failure_code() const noexcept { return reply_.code(); }
+    std::string_view failure_text() const noexcept { return reply_.text(); }
+    const client_stats& stats() const noexcept { return stats_; }
+    const client_config& config() const noexcept { return cfg_; }
+
+    /// A fatal error in Postfix's words: "recipient rejected: 550 …", "lost connection while …".
+    std::string failure_message(boost::system::error_code ec) const {
+        if (ec == error::rejected)
+            return std::string(rejection_name(stage(), cfg_.lmtp)) + ": " + std::to_string(reply_.code()) + " " +
+                   std::string(reply_.text());
+        return ec.message() + " while " + std::string(stage_activity(stage(), cfg_.lmtp));
+    }
+
+private:
+    enum class state : std::uint8_t { greeting, helo, mail, rcpt, data, dot, rset, quit, between };
+
+    static client_stage stage_of(state s) noexcept {
+        return s == state::between ? client_stage::mail : static_cast<client_stage>(s);
+    }
+
+    next_action remember(next_action a) noexcept {
+        last_ = a.type();
+        return a;
+    }
+
+    // An I/O error (or end of input): a peer that goes away after QUIT did all it had to.
+    next_action fail_io(boost::system::error_code ec) {
+        if (state_ == state::quit) return next_action::close();
+        if (!ec || ec == boost::system::errc::connection_reset || ec == boost::system::errc::broken_pipe)
+            ec = error::lost_connection;
+        return next_action::done(ec);
+    }
+
+    // Wait for (or take from buffered input) the reply to the command just sent.
+    next_action await_reply() {
+        for (;;) {
+            boost::system::error_code ec;
+            in_begin_ += reply_.feed(std::string_view(inbuf_.data() + in_begin_, in_end_ - in_begin_), ec);
+            if (ec) return next_action::done(ec);
+            if (!reply_.complete()) {
+                in_begin_ = in_end_ = 0;  // the parser keeps what it needs
+                return next_action::read(std::span<char>(inbuf_));
+            }
+            if (cfg_.trace) push_event({client_event::reply, stage_of(state_), reply_.code(), reply_.lines()});
+            on_reply();
+            if (qlen_) return pop();
+            // nothing to do yet: another reply is due (LMTP, after ".")
+        }
+    }
+
+    // Acts on a complete reply; queues what comes next.
+    void on_reply() {
+        const int code = reply_.code();
+        const bool ok = state_ == state::data ? code == 354 : code / 100 == 2;
+        if (state_ == state::quit) return push(next_action::close());
+        if (!ok) {
+            ++stats_.rejected[static_cast<std::size_t>(stage_of(state_))];
+            if (!cfg_.ignore_rejects) return push(next_action::done(error::rejected));
+            push_event({client_event::rejected, stage_of(state_), code, reply_.text()});
+            if (code == 421 || code == 521) return push(next_action::close());
+        }
+        switch (state_) {
+        case state::greeting:
+            return cfg_.send_helo ? send(state::helo, cfg_.lmtp ? "LHLO " : "HELO ", cfg_.helo_name)
+                                  : begin_transaction();
+        case state::helo: return begin_transaction();
+        case state::mail:
+            if (!ok) return send(state::rset, "RSET");
+            rcpt_sent_ = rcpt_ok_ = 0;
+            return send_rcpt();
+        case state::rcpt:
+            if (ok) {
+                ++rcpt_ok_;
+                ++stats_.recipients_accepted;
+            }
+            if (rcpt_sent_ < cfg_.rcpt_count) return send_rcpt();
+            return rcpt_ok_ > 0 ? send(state::data, "DATA") : send(state::rset, "RSET");
+        case state::data:
+            if (!ok) return send(state::rset, "RSET");
+            return send_message();
+        case state::dot:
+            if (ok) dot_ok_ = true;
+            if (--replies_due_ > 0) return;
+            if (dot_ok_) {
+                ++stats_.messages_accepted;
+                push_event({client_event::accepted, client_stage::dot, 0, {}});
+            }
+            return end_transaction();
+        case state::rset: return end_transaction();
+        default: return;
+        }
+    }
+
+    void begin_transaction() { send(state::mail, "MAIL FROM:<", cfg_.sender, ">"); }
+
+    void end_transaction() {
+        if (!cfg_.keep_alive) return send(state::quit, "QUIT");
+        state_ = state::between;
+        push(next_action::next_message());
+    }
+
+    void send_rcpt() {
+        const std::uint32_t i = rcpt_sent_++;
+        ++stats_.recipients_sent;
+        cmd_.assign("RCPT TO:<");
+        to_.clear();
+        switch (cfg_.numbering) {
+        case rcpt_numbering::off: to_ = cfg_.recipient; break;
+        case rcpt_numbering::prepend_countdown:
+            if (cfg_.rcpt_count - i > 1) append_number(to_, cfg_.rcpt_count - i);
+            to_ += cfg_.recipient;
+            break;
+        case rcpt_numbering::prepend_sequence:
+            append_number(to_, rcpt_seq_.fetch_add(1, std::memory_order_relaxed) + 1);
+            to_ += cfg_.recipient;
+            break;
+        case rcpt_numbering::append_sequence:
+            to_ += local_;
+            append_number(to_, rcpt_seq_.fetch_add(1, std::memory_order_relaxed));
+            to_ += at_domain_;
+            break;
+        }
+        cmd_ += to_;
+        cmd_ += ">\r\n";
+        queue_command(state::rcpt);
+    }
+
+    void send_message() {
+        const std::string_view to = cfg_.numbering == rcpt_numbering::append_sequence
+                                        ? std::string_view(to_)
+                                        : std::string_view(cfg_.recipient);
+        replies_due_ = cfg_.lmtp ? rcpt_ok_ : 1;  // LMTP: one reply per accepted recipient
+        dot_ok_ = false;
+        state_ = state::dot;
+        if (cfg_.trace) push_event({client_event::sent, client_stage::dot, 0, "."});
+        if (msg_.has_headers()) {
+            msg_.headers(headers_, to, fd_, left_);
+            push(next_action::write({headers_, msg_.body()}));
+        } else {
+            push(next_action::write({msg_.body()}));
+        }
+    }
+
+    void send(state s, std::string_view a, std::string_view b = {}, std::string_view c = {}) {
+        cmd_.assign(a).append(b).append(c).append("\r\n");
+        queue_command(s);
+    }
+
+    void queue_command(state s) {
+        state_ = s;
+        if (cfg_.trace)
+            push_event({client_event::sent, stage_of(s), 0, std::string_view(cmd_).substr(0, cmd_.size() - 2)});
+        push(next_action::write({cmd_}));
+    }
+
+    static void append_number(std::string& out, std::uint64_t v) {
+        char buf[24];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+        out.append(buf, end);
+    }
+
+    // A short queue of actions (an event or two, then an I/O request).
+    void push(next_action a) { q_[(qhead_ + qlen_++) % q_.size()] = {a, {}}; }
+    void push_event(const client_event& e) { q_[(qhead_ + qlen_++) % q_.size()] = {next_action::event(), e}; }
+    next_action pop() {
+        auto& e = q_[qhead_];
+        qhead_ = static_cast<std::uint8_t>((qhead_ + 1) % q_.size());
+        --qlen_;
+        if (e.action.type() == action_type::event) event_ = e.ev;
+        return e.action;
+    }
+
+    struct queued {
+        next_action action = next_action::done();
+        client_event ev;
+    };
+
+    const client_config& cfg_;
+    const message_builder& msg_;
+    std::atomic<std::uint64_t>& rcpt_seq_;
+    std::string_view local_, at_domain_;
+
+    reply_parser reply_;
+    std::array<char, 4096> inbuf_{};
+    std::size_t in_begin_ = 0, in_end_ = 0;
+    std::string cmd_, headers_, to_;
+
+    std::array<queued, 4> q_{};
+    std::uint8_t qhead_ = 0, qlen_ = 0;
+    client_event event_;
+    action_type last_ = action_type::done;
+    state state_ = state::greeting;
+    bool dot_ok_ = false;
+    std::uint32_t rcpt_sent_ = 0, rcpt_ok_ = 0, replies_due_ = 0;
+    std::uint32_t fd_ = 0, left_ = 0;
+    client_stats stats_;
+};
+
+}  // namespace mailload::sansio
+// ---- end mailload/sansio/smtp_client.hpp ----
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/system/error_code.hpp>
@@ -375,15 +1067,22 @@ concept sansio_algorithm = requires(A a, boost::system::error_code ec, std::size
 /// | `P::name`              | string_view      | "smtp", "lmtp": the CLI spelling and label  |
 /// | `P::default_port`      | string_view      | service used when an address has no port    |
 /// | `P::is_lmtp`           | bool             | LHLO, and one reply per recipient after "." |
-/// | `P::client_algorithm`  | sansio_algorithm | the client's protocol core                  |
+/// | `P::client_content`    | type             | what every message of a run is built from   |
+/// | `P::make_content(c, m)`| client_content   | built once per run from client_config and   |
+/// |                        |                  | message_options                             |
+/// | `P::client_algorithm`  | sansio_algorithm | the client's protocol core, constructed from|
+/// |                        |                  | (client_config, client_content, atomic seq) |
 /// | `P::server_algorithm`  | sansio_algorithm | the server's protocol core                  |
 template <class P>
 concept protocol = requires {
     { P::name } -> std::convertible_to<std::string_view>;
     { P::default_port } -> std::convertible_to<std::string_view>;
     { P::is_lmtp } -> std::convertible_to<bool>;
+    typename P::client_content;
     typename P::client_algorithm;
     typename P::server_algorithm;
+} && requires(const sansio::client_config& c, const sansio::message_options& m) {
+    { P::make_content(c, m) } -> std::same_as<typename P::client_content>;
 } && sansio_algorithm<typename P::client_algorithm> && sansio_algorithm<typename P::server_algorithm>;
 
 /// Transport policy: the socket family and how an address argument becomes an endpoint.
@@ -641,207 +1340,10 @@ private:
 
 }  // namespace mailload::sansio
 // ---- end mailload/sansio/data_scanner.hpp ----
-// ---- begin mailload/sansio/message_builder.hpp ----
-// SPDX-License-Identifier: BSL-1.0
-// mailload/sansio/message_builder.hpp — message content for smtp-source: headers, -l payload, -F files
-
-#include <charconv>
-#include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <ctime>
-#include <optional>
-#include <string>
-#include <string_view>
-
-namespace mailload::sansio {
-
-/// Formats a time as RFC 5322 mail does, in local time, the way Postfix's mail_date() does:
-/// `Tue, 24 Nov 2026 09:01:49 +0000 (UTC)`. Postfix <= 3.8 pads the day with a space (` 4`),
-/// 3.9 and later with a zero (`04`).
-inline std::string mail_date(std::time_t when, bool zero_padded_day) {
-    std::tm local{}, utc{};
-    localtime_r(&when, &local);
-    gmtime_r(&when, &utc);
-    long offset = (local.tm_hour - utc.tm_hour) * 3600L + (local.tm_min - utc.tm_min) * 60L;
-    const int day_delta = local.tm_yday - utc.tm_yday;
-    if (day_delta == 1 || day_delta < -1) offset += 24 * 3600L;
-    else if (day_delta == -1 || day_delta > 1) offset -= 24 * 3600L;
-    char buf[128];
-    std::size_t n = std::strftime(buf, sizeof buf, zero_padded_day ? "%a, %d %b %Y %H:%M:%S " : "%a, %e %b %Y %H:%M:%S ",
-                                  &local);
-    std::string out(buf, n);
-    char off[16];
-    const long hours = offset / 3600, minutes = std::labs(offset % 3600) / 60;
-    std::snprintf(off, sizeof off, "%+03ld%02ld", hours, minutes);
-    out += off;
-    n = std::strftime(buf, sizeof buf, " (%Z)", &local);
-    out.append(buf, n);
-    return out;
-}
-
-/// What a generated message looks like (smtp-source's -f -t -M -S -l -F -o).
-struct message_options {
-    std::string sender;                       ///< From: address (the envelope sender)
-    std::string myhostname;                   ///< right-hand side of the Message-Id
-    std::optional<std::string> subject;       ///< -S: a Subject: header
-    bool headers = true;                      ///< false under -o and -F: send no generated headers
-    std::size_t length = 0;                   ///< -l: payload bytes; 0 = four "La de da" lines
-    std::optional<std::string> file_content;  ///< -F: the file's bytes, sent instead of a payload
-    std::string date;                         ///< the Date: header's value (computed once per run)
-    std::uint32_t pid = 0;                    ///< first Message-Id field
-};
-
-/**
- * Builds message content once per run. The body, with its end-of-data line, is one shared
- * buffer; only the headers vary per message (To:, Message-Id), and they are formatted into a
- * caller-owned string whose capacity is reused, so sending a message allocates nothing.
- */
-class message_builder {
-public:
-    explicit message_builder(const message_options& o) : headers_(o.headers) {
-        if (o.file_content && !o.file_content->empty()) body_ = dot_stuff_lines(*o.file_content);
-        else if (o.length > 0) body_ = payload(o.length);
-        else body_ = "La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.";
-        body_ += "\r\n.\r\n";
-        from_ = "From: <" + o.sender + ">\r\nTo: <";
-        date_ = ">\r\nDate: " + o.date + "\r\nMessage-Id: <";
-        append_hex(date_, o.pid);
-        date_ += '.';
-        tail_ = "@" + o.myhostname + ">\r\n";
-        if (o.subject) tail_ += "Subject: " + *o.subject + "\r\n";
-        tail_ += "\r\n";
-    }
-
-    /// Whether messages start with generated headers.
-    bool has_headers() const noexcept { return headers_; }
-
-    /// The message after its headers, ending with the end-of-data line ".\r\n".
-    std::string_view body() const noexcept { return body_; }
-
-    /// Writes this message's headers into `out` (cleared first): To: shows `to`; the
-    /// Message-Id is `<pid.fd.left@myhostname>`, each field as at least four hex digits.
-    void headers(std::string& out, std::string_view to, std::uint32_t fd, std::uint32_t left) const {
-        out.clear();
-        out += from_;
-        out += to;
-        out += date_;
-        append_hex(out, fd);
-        out += '.';
-        append_hex(out, left);
-        out += tail_;
-    }
-
-    /// The -l payload: `length` bytes of X in CRLF-terminated lines of 80, the k-th line starting
-    /// with the digit k mod 10, then an unnumbered tail; followed by one more CRLF when sent.
-    static std::string payload(std::size_t length) {
-        std::string p(length, 'X');
-        for (std::size_t i = 80; i < length; i += 80) {
-            p[i - 80] = static_cast<char>('0' + (i / 80) % 10);
-            p[i - 2] = '\r';
-            p[i - 1] = '\n';
-        }
-        return p;
-    }
-
-    /// -F content: each LF-terminated line (the last may lack its LF) gets a '.' in front when
-    /// it starts with one, and CRLF instead of its LF; CRs already in the file are kept. When
-    /// sent, one more CRLF follows, so the message ends with an empty line (as Postfix's does).
-    static std::string dot_stuff_lines(std::string_view content) {
-        std::string out;
-        out.reserve(content.size() + content.size() / 32 + 8);
-        while (!content.empty()) {
-            const auto lf = content.find('\n');
-            const std::string_view line = content.substr(0, lf);
-            if (line.starts_with('.')) out += '.';
-            out += line;
-            out += "\r\n";
-            content.remove_prefix(lf == std::string_view::npos ? content.size() : lf + 1);
-        }
-        return out;
-    }
-
-private:
-    static void append_hex(std::string& out, std::uint32_t v) {
-        char buf[16];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
-        for (auto n = end - buf; n < 4; ++n) out += '0';
-        out.append(buf, end);
-    }
-
-    std::string body_;
-    std::string from_, date_, tail_;
-    bool headers_;
-};
-
-}  // namespace mailload::sansio
-// ---- end mailload/sansio/message_builder.hpp ----
 // ---- begin mailload/sansio/smtp_server.hpp ----
 // SPDX-License-Identifier: BSL-1.0
 // mailload/sansio/smtp_server.hpp — SMTP/LMTP server algorithm (smtp-sink's behaviour), sans I/O
 
-// ---- begin mailload/error.hpp ----
-// SPDX-License-Identifier: BSL-1.0
-// mailload/error.hpp — mailload's error codes, as a boost::system error category
-
-#include <boost/system/error_code.hpp>
-
-#include <ostream>
-#include <string>
-#include <type_traits>
-
-namespace mailload {
-
-/// Errors the protocol cores and drivers report (never thrown; carried in error_code values).
-enum class error {
-    success = 0,
-    no_more_messages,  ///< every message of the run has been claimed (not a failure)
-    rejected,          ///< the server answered a command with an unexpected reply code
-    server_closing,    ///< the server answered 421 or 521: the session was closed
-    lost_connection,   ///< the peer closed or reset the connection
-    timeout,           ///< an operation did not complete within its time limit
-    line_too_long,     ///< a protocol line exceeded its bound
-    bad_reply,         ///< a reply that cannot be parsed
-};
-
-namespace detail {
-class error_category final : public boost::system::error_category {
-public:
-    const char* name() const noexcept override { return "mailload"; }
-    std::string message(int ev) const override {
-        switch (static_cast<error>(ev)) {
-        case error::success: return "success";
-        case error::no_more_messages: return "no more messages";
-        case error::rejected: return "rejected";
-        case error::server_closing: return "server closing connection";
-        case error::lost_connection: return "lost connection";
-        case error::timeout: return "timeout";
-        case error::line_too_long: return "line too long";
-        case error::bad_reply: return "bad reply";
-        }
-        return "unknown mailload error";
-    }
-};
-}  // namespace detail
-
-/// The category of mailload::error values.
-inline const boost::system::error_category& error_category() noexcept {
-    static const detail::error_category cat;
-    return cat;
-}
-
-inline boost::system::error_code make_error_code(error e) noexcept {
-    return {static_cast<int>(e), error_category()};
-}
-
-inline std::ostream& operator<<(std::ostream& os, error e) { return os << error_category().message(static_cast<int>(e)); }
-
-}  // namespace mailload
-
-template <>
-struct boost::system::is_error_code_enum<mailload::error> : std::true_type {};
-// ---- end mailload/error.hpp ----
 
 #include <boost/system/error_code.hpp>
 
@@ -924,6 +1426,7 @@ struct server_config {
     std::array<std::optional<command_delay>, smtp_command_count> delays{};  ///< -W, -w
     std::optional<std::chrono::steady_clock::duration> abort_delay;          ///< -A
     std::chrono::steady_clock::duration data_pause{};                         ///< -H
+    std::uint64_t max_message_size = std::uint64_t(1) << 30;  ///< QMQP: longest request accepted
     bool trace = false;    ///< report every command line as a `command` event (-v)
     bool content = false;  ///< report message data as `content` events (dumps)
 };
@@ -1820,143 +2323,22 @@ static_assert(pacing<random_interval>);
 
 }  // namespace mailload
 // ---- end mailload/pacing/random_interval.hpp ----
-// ---- begin mailload/protocol/smtp.hpp ----
+// ---- begin mailload/protocol/qmqp.hpp ----
 // SPDX-License-Identifier: BSL-1.0
-// mailload/protocol/smtp.hpp — the smtp and lmtp protocol policies
+// mailload/protocol/qmqp.hpp — the qmqp protocol policy (QMQP: one netstring per connection)
 
-// ---- begin mailload/sansio/smtp_client.hpp ----
+// ---- begin mailload/sansio/qmqp.hpp ----
 // SPDX-License-Identifier: BSL-1.0
-// mailload/sansio/smtp_client.hpp — SMTP/LMTP client algorithm (smtp-source's dialog), sans I/O
+// mailload/sansio/qmqp.hpp — QMQP client and server algorithms (qmqp-source, qmqp-sink), sans I/O
 
-// ---- begin mailload/sansio/reply_parser.hpp ----
+// ---- begin mailload/sansio/netstring.hpp ----
 // SPDX-License-Identifier: BSL-1.0
-// mailload/sansio/reply_parser.hpp — incremental SMTP/LMTP reply parser (Postfix smtp-source rules)
+// mailload/sansio/netstring.hpp — QMQP netstrings: encoding, and an incremental bounded decoder
 
 
 #include <boost/system/error_code.hpp>
 
-#include <cstddef>
-#include <cstring>
-#include <string>
-#include <string_view>
-
-namespace mailload::sansio {
-
-/**
- * Assembles SMTP replies from bytes that arrive in any split.
- *
- * Rules (Postfix's smtp-source): a line ends at LF and loses any CRs before it; a line keeps at
- * most `max_line` bytes and the rest of it is skipped (a line longer than twice that is an
- * error); bytes that are neither printable ASCII nor white space read as `?`. The code is the
- * line's leading digits when there are exactly three of them, else 0; a `-` right after them
- * means more lines follow. The text is what follows, leading white space removed; the texts of
- * all lines are joined with `\n`, at most `max_text` bytes in all.
- */
-class reply_parser {
-public:
-    static constexpr std::size_t max_line = 10240;
-    static constexpr std::size_t max_text = 10240;
-
-    reply_parser() {
-        line_.reserve(256);
-        text_.reserve(256);
-        lines_.reserve(256);
-    }
-
-    /// Consumes bytes until a reply is complete or `in` is used up; returns how many it took.
-    /// Bytes after a complete reply are left for the next one (pipelined replies).
-    std::size_t feed(std::string_view in, boost::system::error_code& ec) {
-        if (complete_) reset();
-        std::size_t used = 0;
-        while (used < in.size() && !complete_) {
-            const char* start = in.data() + used;
-            const std::size_t left = in.size() - used;
-            const void* lf = std::memchr(start, '\n', left);
-            const std::size_t chunk = lf ? static_cast<const char*>(lf) - start : left;
-            append_line(std::string_view(start, chunk));
-            used += chunk;
-            if (!lf) break;
-            ++used;  // the LF
-            if (seen_ > 2 * max_line) {
-                ec = error::line_too_long;
-                return used;
-            }
-            end_line();
-        }
-        if (seen_ > 2 * max_line) ec = error::line_too_long;
-        return used;
-    }
-
-    /// True once a whole reply (its last line included) has been consumed.
-    bool complete() const noexcept { return complete_; }
-    /// The reply code: three digits, or 0 when the last line did not start with exactly three.
-    int code() const noexcept { return code_; }
-    /// The texts of all lines joined with `\n`, codes and separators removed.
-    std::string_view text() const noexcept { return text_; }
-    /// The lines as received (sanitised, CR/LF removed), joined with `\n`.
-    std::string_view lines() const noexcept { return lines_; }
-
-    /// Forgets the current reply; feed() does this itself after a complete one.
-    void reset() noexcept {
-        complete_ = false;
-        code_ = 0;
-        seen_ = 0;
-        line_.clear();
-        text_.clear();
-        lines_.clear();
-    }
-
-private:
-    void append_line(std::string_view part) {
-        seen_ += part.size();
-        if (line_.size() < max_line) line_.append(part.substr(0, max_line - line_.size()));
-    }
-
-    void end_line() {
-        seen_ = 0;
-        while (!line_.empty() && line_.back() == '\r') line_.pop_back();
-        for (char& c : line_) {
-            const unsigned char u = static_cast<unsigned char>(c);
-            const bool printable = u >= 0x20 && u < 0x7f;
-            const bool space = u == ' ' || (u >= '\t' && u <= '\r');
-            if (!printable && !space) c = '?';
-        }
-        std::size_t i = 0;
-        while (i < line_.size() && line_[i] >= '0' && line_[i] <= '9') ++i;
-        code_ = i == 3 ? (line_[0] - '0') * 100 + (line_[1] - '0') * 10 + (line_[2] - '0') : 0;
-        const bool more = i < line_.size() && line_[i] == '-';
-        if (more) ++i;
-        while (i < line_.size() && (line_[i] == ' ' || (line_[i] >= '\t' && line_[i] <= '\r'))) ++i;
-        append_capped(text_, std::string_view(line_).substr(i));
-        append_capped(lines_, line_);
-        line_.clear();
-        if (more) {
-            append_capped(text_, "\n");
-            append_capped(lines_, "\n");
-        } else {
-            complete_ = true;
-        }
-    }
-
-    static void append_capped(std::string& s, std::string_view add) {
-        if (s.size() < max_text) s.append(add.substr(0, max_text - s.size()));
-    }
-
-    std::string line_;
-    std::string text_;
-    std::string lines_;
-    std::size_t seen_ = 0;  // bytes of the current line seen so far, kept or skipped
-    int code_ = 0;
-    bool complete_ = false;
-};
-
-}  // namespace mailload::sansio
-// ---- end mailload/sansio/reply_parser.hpp ----
-
-#include <boost/system/error_code.hpp>
-
-#include <array>
-#include <atomic>
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -1965,344 +2347,342 @@ private:
 
 namespace mailload::sansio {
 
-/// The step of the dialog a reply or an error belongs to.
-enum class client_stage : std::uint8_t { greeting, helo, mail, rcpt, data, dot, rset, quit };
-inline constexpr std::size_t client_stage_count = 8;
-
-/// How recipient addresses are numbered (smtp-source's -N and -r).
-enum class rcpt_numbering : std::uint8_t {
-    off,               ///< every RCPT is the address as given
-    prepend_countdown, ///< Postfix <= 3.8, -r n without -N: "n addr" … "2addr", then "addr"
-    prepend_sequence,  ///< Postfix <= 3.8, -N: "1addr", "2addr", … one counter for the whole run
-    append_sequence,   ///< Postfix >= 3.9: "local0@domain", "local1@domain", … from 0
-};
-
-/// The dialog's settings (smtp-source's -L -o -d -A -v -M -f -t -r -N).
-struct client_config {
-    bool lmtp = false;            ///< LHLO, and one reply per accepted recipient after "."
-    bool send_helo = true;        ///< false under -o
-    bool keep_alive = false;      ///< -d: next message on the same connection
-    bool ignore_rejects = false;  ///< -A: warn about unexpected replies and carry on
-    bool trace = false;           ///< report every command and reply as an event (-v)
-    std::string helo_name;        ///< HELO/LHLO argument
-    std::string sender;           ///< MAIL FROM:<sender>
-    std::string recipient;        ///< RCPT TO:<recipient>, numbered as `numbering` says
-    std::uint32_t rcpt_count = 1; ///< recipients per transaction
-    rcpt_numbering numbering = rcpt_numbering::off;
-};
-
-/// Something the client reports while it runs.
-struct client_event {
-    enum kind_t : std::uint8_t {
-        sent,          ///< a command was sent (trace only); `text` is it without CRLF
-        reply,         ///< a reply arrived (trace only); `text` is its lines joined with '\n'
-        message_sent,  ///< the message and its "." were written
-        rejected,      ///< an unexpected reply that -A let pass; see `stage`, `code`, `text`
-    };
-    kind_t kind = sent;
-    client_stage stage = client_stage::greeting;
-    int code = 0;
-    std::string_view text;
-};
-
-/// Per-session tallies, added up across the session's connections.
-struct client_stats {
-    std::uint64_t messages_sent = 0;      ///< "." written
-    std::uint64_t messages_accepted = 0;  ///< "." answered 2xx (LMTP: by at least one recipient)
-    std::uint64_t recipients_sent = 0;
-    std::uint64_t recipients_accepted = 0;
-    std::array<std::uint64_t, client_stage_count> rejected{};  ///< unexpected replies, by stage
-};
-
-/// The words Postfix uses for a rejection at each stage ("recipient rejected: …").
-inline std::string_view rejection_name(client_stage s, bool lmtp) noexcept {
-    switch (s) {
-    case client_stage::greeting: return "rejected at server banner";
-    case client_stage::helo: return lmtp ? "LHLO rejected" : "HELO rejected";
-    case client_stage::mail: return "sender rejected";
-    case client_stage::rcpt: return "recipient rejected";
-    case client_stage::data: return "data rejected";
-    case client_stage::dot: return "end of data rejected";
-    case client_stage::rset: return "rset rejected";
-    case client_stage::quit: return "quit rejected";
-    }
-    return "rejected";
-}
-
-/// The words Postfix uses for the step an I/O error interrupted ("… while sending recipient").
-inline std::string_view stage_activity(client_stage s, bool lmtp) noexcept {
-    switch (s) {
-    case client_stage::greeting: return "reading server greeting";
-    case client_stage::helo: return lmtp ? "sending LHLO" : "sending HELO";
-    case client_stage::mail: return "sending sender";
-    case client_stage::rcpt: return "sending recipient";
-    case client_stage::data: return "sending DATA command";
-    case client_stage::dot: return "sending message";
-    case client_stage::rset: return "sending message";  // Postfix's words for RSET too
-    case client_stage::quit: return "sending QUIT";
-    }
-    return "talking to server";
+/// Appends `data` as a netstring: its decimal length, ':', the bytes, ','.
+inline void append_netstring(std::string& out, std::string_view data) {
+    char digits[24];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, data.size());
+    out.append(digits, end).append(1, ':').append(data).append(1, ',');
 }
 
 /**
- * The smtp-source dialog on one connection after another, as a sans-io state machine:
- * greeting, HELO/LHLO, then per message MAIL, RCPT × r, DATA, content and ".", then QUIT or
- * (with keep_alive) the next message on the same connection. Each command is one write and
- * waits for its reply (Postfix's lock-step wire).
- *
- * Drive it with start() for each new connection (the first message already claimed) and then
- * resume() with each completed action's result. Under `ignore_rejects`, an unexpected reply is
- * reported as a `rejected` event and the dialog goes on as Postfix's -A does; a 421 or 521 ends
- * the connection with action `close`. Otherwise it ends with done(error::rejected), and
- * failure() tells the stage and the reply.
+ * Reads one netstring from bytes that arrive in any split. The length may have at most
+ * `max_digits` digits and may not exceed `max_size`; anything but digits before the ':', or a
+ * byte other than ',' after the data, is error::netstring_format; a longer one is
+ * error::netstring_size. The data is kept (for replies) or only counted (a sink's messages), so
+ * memory stays bounded either way.
  */
-class smtp_client {
+class netstring_reader {
 public:
-    smtp_client(const client_config& cfg, const message_builder& msg, std::atomic<std::uint64_t>& rcpt_sequence)
-        : cfg_(cfg), msg_(msg), rcpt_seq_(rcpt_sequence) {
-        cmd_.reserve(64 + cfg.recipient.size() + cfg.sender.size() + cfg.helo_name.size());
-        headers_.reserve(256 + cfg.recipient.size());
-        to_.reserve(cfg.recipient.size() + 24);
-        const auto at = cfg.recipient.rfind('@');
-        local_ = std::string_view(cfg_.recipient).substr(0, at);
-        at_domain_ = at == std::string::npos ? std::string_view{} : std::string_view(cfg_.recipient).substr(at);
-    }
+    static constexpr std::size_t max_digits = 12;
 
-    smtp_client(const smtp_client&) = delete;
-    smtp_client& operator=(const smtp_client&) = delete;
+    explicit netstring_reader(std::uint64_t max_size, bool keep = true) : max_size_(max_size), keep_(keep) {}
 
-    /// Begins the dialog on a new connection. `fd` and `left` fill the Message-Id.
-    void start(std::uint32_t fd, std::uint32_t left) noexcept {
-        fd_ = fd;
-        left_ = left;
-        in_begin_ = in_end_ = 0;
-        reply_.reset();
-        qlen_ = 0;
-        state_ = state::greeting;
-        last_ = action_type::done;
-    }
-
-    /// Before resuming from `next_message` with success: the claimed message's Message-Id field.
-    void set_left(std::uint32_t left) noexcept { left_ = left; }
-
-    /// Continues after the last action completed with `ec` and `n` bytes.
-    next_action resume(boost::system::error_code ec = {}, std::size_t n = 0) {
-        switch (last_) {
-        case action_type::write:
-            if (ec) return remember(fail_io(ec));
-            if (state_ == state::dot) {
-                ++stats_.messages_sent;
-                push_event({client_event::message_sent, client_stage::dot, 0, {}});
+    /// Consumes bytes up to the end of the netstring; returns how many it took. Bytes after the
+    /// final ',' are left alone.
+    std::size_t feed(std::string_view in, boost::system::error_code& ec) {
+        std::size_t used = 0;
+        while (used < in.size() && state_ != state::done) {
+            const char c = in[used];
+            switch (state_) {
+            case state::length:
+                if (c == ':' && digits_ > 0) {
+                    state_ = left_ == 0 ? state::comma : state::data;
+                    if (keep_) data_.reserve(static_cast<std::size_t>(left_));
+                    size_ = left_;
+                } else if (c >= '0' && c <= '9') {
+                    if (++digits_ > max_digits) return fail(ec, error::netstring_size, used);
+                    left_ = left_ * 10 + static_cast<std::uint64_t>(c - '0');
+                    if (left_ > max_size_) return fail(ec, error::netstring_size, used);
+                } else {
+                    return fail(ec, error::netstring_format, used);
+                }
+                ++used;
+                break;
+            case state::data: {
+                const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left_, in.size() - used));
+                if (keep_) data_.append(in.substr(used, n));
+                left_ -= n;
+                used += n;
+                if (left_ == 0) state_ = state::comma;
+                break;
             }
-            break;
-        case action_type::read:
-            if (ec || n == 0) return remember(fail_io(ec));
-            in_end_ += n;
-            break;
-        case action_type::next_message:
-            if (ec) send(state::quit, "QUIT");
-            else begin_transaction();
-            break;
-        default: break;
+            case state::comma:
+                if (c != ',') return fail(ec, error::netstring_format, used);
+                state_ = state::done;
+                ++used;
+                break;
+            case state::done: break;
+            }
         }
-        if (qlen_) return remember(pop());
-        return remember(await_reply());
+        return used;
     }
 
-    /// The event an `event` action announced; valid until the next resume().
-    const client_event& event() const noexcept { return event_; }
-    /// Where the dialog was when it ended with an error.
-    client_stage stage() const noexcept { return stage_of(state_); }
-    /// After done(error::rejected): the rejected stage's reply.
-    int failure_code() const noexcept { return reply_.code(); }
-    std::string_view failure_text() const noexcept { return reply_.text(); }
-    const client_stats& stats() const noexcept { return stats_; }
-    const client_config& config() const noexcept { return cfg_; }
+    /// True once the final ',' has been read.
+    bool done() const noexcept { return state_ == state::done; }
+    /// True while nothing has been read.
+    bool empty() const noexcept { return state_ == state::length && digits_ == 0; }
+    /// The declared length (known once the ':' has been read).
+    std::uint64_t size() const noexcept { return size_; }
+    /// The data, when kept.
+    std::string_view data() const noexcept { return data_; }
+
+    void reset() noexcept {
+        state_ = state::length;
+        digits_ = 0;
+        left_ = size_ = 0;
+        data_.clear();
+    }
 
 private:
-    enum class state : std::uint8_t { greeting, helo, mail, rcpt, data, dot, rset, quit, between };
+    enum class state : std::uint8_t { length, data, comma, done };
 
-    static client_stage stage_of(state s) noexcept {
-        return s == state::between ? client_stage::mail : static_cast<client_stage>(s);
+    static std::size_t fail(boost::system::error_code& ec, error e, std::size_t used) {
+        ec = e;
+        return used;
     }
+
+    std::uint64_t max_size_;
+    bool keep_;
+    state state_ = state::length;
+    std::size_t digits_ = 0;
+    std::uint64_t left_ = 0, size_ = 0;
+    std::string data_;
+};
+
+}  // namespace mailload::sansio
+// ---- end mailload/sansio/netstring.hpp ----
+
+#include <boost/system/error_code.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mailload::sansio {
+
+/**
+ * The one QMQP request a qmqp-source run sends, built once: every message of a run is the same
+ * bytes, as with Postfix's tool. The message has LF line endings: the headers (From:, To:,
+ * Date:, Message-Id: <pid@myhostname>), then lines of 1, 2, … 79 X's, cut to exactly
+ * `length` bytes with the last one a '\n'. Recipients are the address as given (one), or
+ * numbered from 0 in front ("0rcpt", "1rcpt", …) when there are several.
+ */
+class qmqp_request {
+public:
+    qmqp_request(const client_config& c, const message_options& m) {
+        std::string msg = "From: <" + c.sender + ">\nTo: <" + c.recipient + ">\nDate: " + m.date +
+                          "\nMessage-Id: <" + std::to_string(m.pid) + "@" + m.myhostname + ">\n\n";
+        const std::size_t length = m.length ? m.length : 1024;
+        for (std::size_t n = 1; msg.size() < length; ++n) msg.append(n < 79 ? n : 79, 'X').append(1, '\n');
+        msg.resize(length);
+        msg.back() = '\n';
+        std::string payload;
+        append_netstring(payload, msg);
+        append_netstring(payload, c.sender);
+        if (c.rcpt_count <= 1) append_netstring(payload, c.recipient);
+        else
+            for (std::uint32_t i = 0; i < c.rcpt_count; ++i) append_netstring(payload, std::to_string(i) + c.recipient);
+        append_netstring(bytes_, payload);
+        message_size_ = msg.size();
+    }
+
+    /// The whole request: one netstring holding the message, sender and recipient netstrings.
+    std::string_view bytes() const noexcept { return bytes_; }
+    std::size_t message_size() const noexcept { return message_size_; }
+
+private:
+    std::string bytes_;
+    std::size_t message_size_ = 0;
+};
+
+/**
+ * qmqp-source's side of one connection: write the request, read one reply netstring (at most
+ * `max_reply` bytes), close. A reply starting with K is success; Z, D or anything else ends the
+ * run with error::rejected (failure_message() says "recoverable error: …" and so on).
+ */
+class qmqp_client {
+public:
+    static constexpr std::size_t max_reply = 10240;
+
+    qmqp_client(const client_config&, const qmqp_request& request, std::atomic<std::uint64_t>&)
+        : request_(request), reply_(max_reply) {}
+    qmqp_client(const qmqp_client&) = delete;
+    qmqp_client& operator=(const qmqp_client&) = delete;
+
+    void start(std::uint32_t, std::uint32_t) noexcept {
+        reply_.reset();
+        in_begin_ = in_end_ = 0;
+        state_ = state::send;
+        last_ = action_type::done;
+    }
+    void set_left(std::uint32_t) noexcept {}
+
+    next_action resume(boost::system::error_code ec = {}, std::size_t n = 0) {
+        const action_type last = last_;
+        last_ = action_type::done;
+        if (last == action_type::write || last == action_type::read) {
+            if (!ec && n == 0 && last == action_type::read) ec = error::lost_connection;
+            if (ec == boost::system::errc::connection_reset || ec == boost::system::errc::broken_pipe)
+                ec = error::lost_connection;
+            if (ec) return next_action::done(ec);
+            if (last == action_type::read) in_end_ = n;
+        }
+        switch (state_) {
+        case state::send:
+            state_ = state::sent;
+            return remember(next_action::write({request_.bytes()}));
+        case state::sent:
+            ++stats_.messages_sent;
+            state_ = state::receive;
+            event_ = {client_event::message_sent, client_stage::dot, 0, {}};
+            return remember(next_action::event());
+        case state::receive: {
+            boost::system::error_code perr;
+            in_begin_ += reply_.feed(std::string_view(inbuf_.data() + in_begin_, in_end_ - in_begin_), perr);
+            if (perr) return next_action::done(perr);
+            if (!reply_.done()) {
+                in_begin_ = in_end_ = 0;
+                return remember(next_action::read(std::span<char>(inbuf_)));
+            }
+            state_ = state::replied;
+            event_ = {client_event::reply, client_stage::dot, 0, reply_.data()};
+            return remember(next_action::event());
+        }
+        case state::replied:
+            if (reply_.data().starts_with('K')) {
+                ++stats_.messages_accepted;
+                state_ = state::finished;
+                event_ = {client_event::accepted, client_stage::dot, 0, reply_.data()};
+                return remember(next_action::event());
+            }
+            ++stats_.rejected[static_cast<std::size_t>(client_stage::dot)];
+            return next_action::done(error::rejected);
+        case state::finished: break;
+        }
+        return next_action::close();
+    }
+
+    const client_event& event() const noexcept { return event_; }
+    const client_stats& stats() const noexcept { return stats_; }
+    client_stage stage() const noexcept { return client_stage::dot; }
+
+    /// A fatal error in Postfix's words ("recoverable error: …", "lost connection while …").
+    std::string failure_message(boost::system::error_code ec) const {
+        if (ec == error::rejected) {
+            const std::string_view r = reply_.data();
+            const std::string_view text = r.substr(r.empty() ? 0 : 1);
+            const char* what = r.starts_with('Z') ? "recoverable error: " : r.starts_with('D') ? "unrecoverable error: "
+                                                                                              : "unknown error: ";
+            return what + std::string(text);
+        }
+        return ec.message() + (state_ == state::sent ? " while sending message" : " while receiving server reply");
+    }
+
+private:
+    enum class state : std::uint8_t { send, sent, receive, replied, finished };
 
     next_action remember(next_action a) noexcept {
         last_ = a.type();
         return a;
     }
 
-    // An I/O error (or end of input): a peer that goes away after QUIT did all it had to.
-    next_action fail_io(boost::system::error_code ec) {
-        if (state_ == state::quit) return next_action::close();
-        if (!ec || ec == boost::system::errc::connection_reset || ec == boost::system::errc::broken_pipe)
-            ec = error::lost_connection;
-        return next_action::done(ec);
-    }
-
-    // Wait for (or take from buffered input) the reply to the command just sent.
-    next_action await_reply() {
-        for (;;) {
-            boost::system::error_code ec;
-            in_begin_ += reply_.feed(std::string_view(inbuf_.data() + in_begin_, in_end_ - in_begin_), ec);
-            if (ec) return next_action::done(ec);
-            if (!reply_.complete()) {
-                in_begin_ = in_end_ = 0;  // the parser keeps what it needs
-                return next_action::read(std::span<char>(inbuf_));
-            }
-            if (cfg_.trace) push_event({client_event::reply, stage_of(state_), reply_.code(), reply_.lines()});
-            on_reply();
-            if (qlen_) return pop();
-            // nothing to do yet: another reply is due (LMTP, after ".")
-        }
-    }
-
-    // Acts on a complete reply; queues what comes next.
-    void on_reply() {
-        const int code = reply_.code();
-        const bool ok = state_ == state::data ? code == 354 : code / 100 == 2;
-        if (state_ == state::quit) return push(next_action::close());
-        if (!ok) {
-            ++stats_.rejected[static_cast<std::size_t>(stage_of(state_))];
-            if (!cfg_.ignore_rejects) return push(next_action::done(error::rejected));
-            push_event({client_event::rejected, stage_of(state_), code, reply_.text()});
-            if (code == 421 || code == 521) return push(next_action::close());
-        }
-        switch (state_) {
-        case state::greeting:
-            return cfg_.send_helo ? send(state::helo, cfg_.lmtp ? "LHLO " : "HELO ", cfg_.helo_name)
-                                  : begin_transaction();
-        case state::helo: return begin_transaction();
-        case state::mail:
-            if (!ok) return send(state::rset, "RSET");
-            rcpt_sent_ = rcpt_ok_ = 0;
-            return send_rcpt();
-        case state::rcpt:
-            if (ok) {
-                ++rcpt_ok_;
-                ++stats_.recipients_accepted;
-            }
-            if (rcpt_sent_ < cfg_.rcpt_count) return send_rcpt();
-            return rcpt_ok_ > 0 ? send(state::data, "DATA") : send(state::rset, "RSET");
-        case state::data:
-            if (!ok) return send(state::rset, "RSET");
-            return send_message();
-        case state::dot:
-            if (ok) dot_ok_ = true;
-            if (--replies_due_ > 0) return;
-            if (dot_ok_) ++stats_.messages_accepted;
-            return end_transaction();
-        case state::rset: return end_transaction();
-        default: return;
-        }
-    }
-
-    void begin_transaction() { send(state::mail, "MAIL FROM:<", cfg_.sender, ">"); }
-
-    void end_transaction() {
-        if (!cfg_.keep_alive) return send(state::quit, "QUIT");
-        state_ = state::between;
-        push(next_action::next_message());
-    }
-
-    void send_rcpt() {
-        const std::uint32_t i = rcpt_sent_++;
-        ++stats_.recipients_sent;
-        cmd_.assign("RCPT TO:<");
-        to_.clear();
-        switch (cfg_.numbering) {
-        case rcpt_numbering::off: to_ = cfg_.recipient; break;
-        case rcpt_numbering::prepend_countdown:
-            if (cfg_.rcpt_count - i > 1) append_number(to_, cfg_.rcpt_count - i);
-            to_ += cfg_.recipient;
-            break;
-        case rcpt_numbering::prepend_sequence:
-            append_number(to_, rcpt_seq_.fetch_add(1, std::memory_order_relaxed) + 1);
-            to_ += cfg_.recipient;
-            break;
-        case rcpt_numbering::append_sequence:
-            to_ += local_;
-            append_number(to_, rcpt_seq_.fetch_add(1, std::memory_order_relaxed));
-            to_ += at_domain_;
-            break;
-        }
-        cmd_ += to_;
-        cmd_ += ">\r\n";
-        queue_command(state::rcpt);
-    }
-
-    void send_message() {
-        const std::string_view to = cfg_.numbering == rcpt_numbering::append_sequence
-                                        ? std::string_view(to_)
-                                        : std::string_view(cfg_.recipient);
-        replies_due_ = cfg_.lmtp ? rcpt_ok_ : 1;  // LMTP: one reply per accepted recipient
-        dot_ok_ = false;
-        state_ = state::dot;
-        if (cfg_.trace) push_event({client_event::sent, client_stage::dot, 0, "."});
-        if (msg_.has_headers()) {
-            msg_.headers(headers_, to, fd_, left_);
-            push(next_action::write({headers_, msg_.body()}));
-        } else {
-            push(next_action::write({msg_.body()}));
-        }
-    }
-
-    void send(state s, std::string_view a, std::string_view b = {}, std::string_view c = {}) {
-        cmd_.assign(a).append(b).append(c).append("\r\n");
-        queue_command(s);
-    }
-
-    void queue_command(state s) {
-        state_ = s;
-        if (cfg_.trace)
-            push_event({client_event::sent, stage_of(s), 0, std::string_view(cmd_).substr(0, cmd_.size() - 2)});
-        push(next_action::write({cmd_}));
-    }
-
-    static void append_number(std::string& out, std::uint64_t v) {
-        char buf[24];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-        out.append(buf, end);
-    }
-
-    // A short queue of actions (an event or two, then an I/O request).
-    void push(next_action a) { q_[(qhead_ + qlen_++) % q_.size()] = {a, {}}; }
-    void push_event(const client_event& e) { q_[(qhead_ + qlen_++) % q_.size()] = {next_action::event(), e}; }
-    next_action pop() {
-        auto& e = q_[qhead_];
-        qhead_ = static_cast<std::uint8_t>((qhead_ + 1) % q_.size());
-        --qlen_;
-        if (e.action.type() == action_type::event) event_ = e.ev;
-        return e.action;
-    }
-
-    struct queued {
-        next_action action = next_action::done();
-        client_event ev;
-    };
-
-    const client_config& cfg_;
-    const message_builder& msg_;
-    std::atomic<std::uint64_t>& rcpt_seq_;
-    std::string_view local_, at_domain_;
-
-    reply_parser reply_;
-    std::array<char, 4096> inbuf_{};
+    const qmqp_request& request_;
+    netstring_reader reply_;
+    std::array<char, 512> inbuf_{};
     std::size_t in_begin_ = 0, in_end_ = 0;
-    std::string cmd_, headers_, to_;
-
-    std::array<queued, 4> q_{};
-    std::uint8_t qhead_ = 0, qlen_ = 0;
-    client_event event_;
+    state state_ = state::send;
     action_type last_ = action_type::done;
-    state state_ = state::greeting;
-    bool dot_ok_ = false;
-    std::uint32_t rcpt_sent_ = 0, rcpt_ok_ = 0, replies_due_ = 0;
-    std::uint32_t fd_ = 0, left_ = 0;
+    client_event event_;
     client_stats stats_;
 };
 
+/**
+ * qmqp-sink's side of one connection: read one netstring of at most `max_message_size` bytes
+ * (counted, never kept), however it is split, then reply "3:KOk," and close. Unlike Postfix's
+ * sink it waits for the final ',' whatever the split (Postfix's loses split reads and can hang),
+ * and a malformed or over-long netstring ends the connection with a netstring error and no
+ * reply.
+ */
+class qmqp_server {
+public:
+    qmqp_server(const server_config& cfg, std::uint64_t) : request_(cfg.max_message_size, false) {}
+    qmqp_server(const qmqp_server&) = delete;
+    qmqp_server& operator=(const qmqp_server&) = delete;
+
+    void start() noexcept {
+        request_.reset();
+        replied_ = false;
+        last_ = action_type::done;
+    }
+
+    next_action resume(boost::system::error_code ec = {}, std::size_t n = 0) {
+        const action_type last = last_;
+        last_ = action_type::done;
+        if (last == action_type::write) {
+            write_failed_ = static_cast<bool>(ec);
+            if (ec) return next_action::done(ec);
+            return next_action::close();
+        }
+        if (last == action_type::read) {
+            if (!ec && n == 0) ec = error::lost_connection;
+            if (ec) return next_action::done(ec);
+            boost::system::error_code perr;
+            request_.feed(std::string_view(inbuf_.data(), n), perr);  // bytes after the ',' are ignored
+            stats_.data_bytes += n;
+            if (perr) return next_action::done(perr);
+        }
+        if (request_.done() && !replied_) {
+            replied_ = true;
+            ++stats_.messages;
+            event_ = {server_event::message, smtp_command::dot, {}, {}};
+            last_ = action_type::event;
+            return next_action::event();
+        }
+        if (replied_) {
+            last_ = action_type::write;
+            return next_action::write({"3:KOk,"});
+        }
+        last_ = action_type::read;
+        return next_action::read(std::span<char>(inbuf_));
+    }
+
+    const server_event& event() const noexcept { return event_; }
+    const server_stats& stats() const noexcept { return stats_; }
+    bool failed_while_writing() const noexcept { return write_failed_; }
+    /// The length the client's netstring declared, once known.
+    std::uint64_t declared_size() const noexcept { return request_.size(); }
+
+private:
+    netstring_reader request_;
+    std::array<char, 8192> inbuf_{};
+    action_type last_ = action_type::done;
+    bool replied_ = false;
+    bool write_failed_ = false;
+    server_event event_;
+    server_stats stats_;
+};
+
 }  // namespace mailload::sansio
-// ---- end mailload/sansio/smtp_client.hpp ----
+// ---- end mailload/sansio/qmqp.hpp ----
+
+#include <string_view>
+
+namespace mailload {
+
+/// QMQP as qmqp-source and qmqp-sink speak it: one request netstring, one reply, per connection.
+struct qmqp {
+    static constexpr std::string_view name = "qmqp";
+    static constexpr std::string_view default_port = "628";
+    static constexpr bool is_lmtp = false;
+    using client_content = sansio::qmqp_request;
+    using client_algorithm = sansio::qmqp_client;
+    using server_algorithm = sansio::qmqp_server;
+    static client_content make_content(const sansio::client_config& c, const sansio::message_options& m) {
+        return client_content(c, m);
+    }
+};
+
+static_assert(protocol<qmqp>);
+
+}  // namespace mailload
+// ---- end mailload/protocol/qmqp.hpp ----
+// ---- begin mailload/protocol/smtp.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/protocol/smtp.hpp — the smtp and lmtp protocol policies
+
 
 #include <string_view>
 
@@ -2313,8 +2693,12 @@ struct smtp {
     static constexpr std::string_view name = "smtp";
     static constexpr std::string_view default_port = "smtp";
     static constexpr bool is_lmtp = false;
+    using client_content = sansio::message_builder;
     using client_algorithm = sansio::smtp_client;
     using server_algorithm = sansio::smtp_server;
+    static client_content make_content(const sansio::client_config&, const sansio::message_options& m) {
+        return client_content(m);
+    }
 };
 
 /// LMTP (RFC 2033): LHLO, and one reply per accepted recipient after "." (both sides).
@@ -2322,8 +2706,12 @@ struct lmtp {
     static constexpr std::string_view name = "lmtp";
     static constexpr std::string_view default_port = "smtp";
     static constexpr bool is_lmtp = true;
+    using client_content = sansio::message_builder;
     using client_algorithm = sansio::smtp_client;
     using server_algorithm = sansio::smtp_server;
+    static client_content make_content(const sansio::client_config&, const sansio::message_options& m) {
+        return client_content(m);
+    }
 };
 
 static_assert(protocol<smtp>);
@@ -2542,7 +2930,7 @@ private:
                 continue;
             }
             ++counters_.accepted;
-            auto s = std::make_unique<session>(std::move(sock), opts_, rng_);
+            auto s = std::make_shared<session>(std::move(sock), opts_, rng_);
             s->info.id = ++next_id;
             const auto ex = s->socket.get_executor();
             boost::asio::co_spawn(ex, serve(std::move(s), obs), boost::asio::detached);
@@ -2560,8 +2948,16 @@ private:
         }
     };
 
+    // The watchdog shares the session, which lives until both it and serve() are done.
+    static boost::asio::awaitable<void> watchdog(std::shared_ptr<session> s) {
+        co_await s->deadline.watch([&s] {
+            boost::system::error_code ignored;
+            s->socket.cancel(ignored);
+        });
+    }
+
     template <class Observer>
-    boost::asio::awaitable<void> serve(std::unique_ptr<session> owned, Observer& obs) {
+    boost::asio::awaitable<void> serve(std::shared_ptr<session> owned, Observer& obs) {
         session& s = *owned;
         sessions_.push_back(&s);
         const auto me = std::prev(sessions_.end());
@@ -2572,11 +2968,7 @@ private:
                         : s.info.peer.find(':') != std::string::npos ? session_info::inet6
                                                                              : session_info::inet4;
         if constexpr (requires { obs.on_connect(s.info, s.socket); }) obs.on_connect(s.info, s.socket);
-        boost::asio::co_spawn(s.socket.get_executor(), s.deadline.watch([&s] {
-            boost::system::error_code ignored;
-            s.socket.cancel(ignored);
-        }),
-                              boost::asio::detached);
+        boost::asio::co_spawn(s.socket.get_executor(), watchdog(owned), boost::asio::detached);
         handler<Observer> h{*this, s, obs};
         s.algo.start();
         ec = co_await io::run(s.socket, s.algo, s.deadline, h);
@@ -2598,8 +2990,10 @@ private:
         std::string err;
         switch (ev.kind) {
         case sansio::server_event::mail:
-            if (s.dump && !s.dump->begin(std::time(nullptr), client_name(s), algo.proto(), algo.helo_args(), ev.args, err))
-                fatal(err);
+            if constexpr (requires { algo.helo_args(); })  // SMTP/LMTP: the only protocol with dumps
+                if (s.dump && !s.dump->begin(std::time(nullptr), client_name(s), algo.proto(), algo.helo_args(),
+                                             ev.args, err))
+                    fatal(err);
             break;
         case sansio::server_event::rcpt:
             if (s.dump) s.dump->rcpt(ev.args);
@@ -2703,7 +3097,7 @@ struct null_observer {};
 /**
  * A load generator with every choice fixed at compile time.
  *
- * @tparam Protocol    smtp or lmtp
+ * @tparam Protocol    smtp, lmtp or qmqp
  * @tparam Transport   inet<any>, inet<v4>, inet<v6> or unix_domain
  * @tparam Concurrency single_thread
  * @tparam Pacing      no_pacing, fixed_interval or random_interval
@@ -2747,7 +3141,7 @@ public:
         claimed_ = 0;
         rcpt_sequence_ = 0;
         const auto started = std::chrono::steady_clock::now();
-        const sansio::message_builder builder(opts_.message);
+        const typename Protocol::client_content content = Protocol::make_content(opts_.client, opts_.message);
         {
             Concurrency loops;
             std::vector<std::unique_ptr<session>> sessions;  // destroyed before their event loops
@@ -2756,7 +3150,7 @@ public:
             std::vector<std::uint64_t> seeds(opts_.sessions);
             seq.generate(seeds.begin(), seeds.end());
             for (std::uint32_t i = 0; i < opts_.sessions; ++i) {
-                sessions.push_back(std::make_unique<session>(loops.executor_for(i), opts_, builder, rcpt_sequence_,
+                sessions.push_back(std::make_unique<session>(loops.executor_for(i), opts_, content, rcpt_sequence_,
                                                              seeds[i]));
                 auto& s = *sessions.back();
                 boost::asio::co_spawn(s.socket.get_executor(), run_session(s, endpoint, observer), boost::asio::detached);
@@ -2778,7 +3172,8 @@ public:
 
 private:
     struct session {
-        session(const boost::asio::any_io_executor& ex, const source_options& o, const sansio::message_builder& b,
+        session(const boost::asio::any_io_executor& ex, const source_options& o,
+                const typename Protocol::client_content& b,
                 std::atomic<std::uint64_t>& seq, std::uint64_t seed)
             : socket(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed) {}
         socket_type socket;
@@ -2901,19 +3296,11 @@ private:
             boost::system::error_code ignored;
             s.socket.close(ignored);  // SO_LINGER 0: an abortive close, as Postfix's
             if (ec) {
-                fatal(ec, describe(s.algo, ec));
+                fatal(ec, s.algo.failure_message(ec));
                 break;
             }
         }
         s.deadline.stop();
-    }
-
-    static std::string describe(const typename Protocol::client_algorithm& algo, boost::system::error_code ec) {
-        const bool lmtp = algo.config().lmtp;
-        if (ec == error::rejected)
-            return std::string(sansio::rejection_name(algo.stage(), lmtp)) + ": " + std::to_string(algo.failure_code()) +
-                   " " + std::string(algo.failure_text());
-        return ec.message() + " while " + std::string(sansio::stage_activity(algo.stage(), lmtp));
     }
 
     source_options opts_;

@@ -15,8 +15,12 @@ struct smtp {
     static constexpr std::string_view name = "smtp";
     static constexpr std::string_view default_port = "smtp";
     static constexpr bool is_lmtp = false;
+    using client_content = sansio::message_builder;
     using client_algorithm = sansio::smtp_client;
     using server_algorithm = sansio::smtp_server;
+    static client_content make_content(const sansio::client_config&, const sansio::message_options& m) {
+        return client_content(m);
+    }
 };
 
 /// LMTP (RFC 2033): LHLO, and one reply per accepted recipient after "." (both sides).
@@ -24,8 +28,12 @@ struct lmtp {
     static constexpr std::string_view name = "lmtp";
     static constexpr std::string_view default_port = "smtp";
     static constexpr bool is_lmtp = true;
+    using client_content = sansio::message_builder;
     using client_algorithm = sansio::smtp_client;
     using server_algorithm = sansio::smtp_server;
+    static client_content make_content(const sansio::client_config&, const sansio::message_options& m) {
+        return client_content(m);
+    }
 };
 
 static_assert(protocol<smtp>);

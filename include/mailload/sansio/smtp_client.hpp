@@ -51,6 +51,7 @@ struct client_event {
         sent,          ///< a command was sent (trace only); `text` is it without CRLF
         reply,         ///< a reply arrived (trace only); `text` is its lines joined with '\n'
         message_sent,  ///< the message and its "." were written
+        accepted,      ///< the server accepted the message (LMTP: for at least one recipient)
         rejected,      ///< an unexpected reply that -A let pass; see `stage`, `code`, `text`
     };
     kind_t kind = sent;
@@ -173,6 +174,14 @@ public:
     const client_stats& stats() const noexcept { return stats_; }
     const client_config& config() const noexcept { return cfg_; }
 
+    /// A fatal error in Postfix's words: "recipient rejected: 550 …", "lost connection while …".
+    std::string failure_message(boost::system::error_code ec) const {
+        if (ec == error::rejected)
+            return std::string(rejection_name(stage(), cfg_.lmtp)) + ": " + std::to_string(reply_.code()) + " " +
+                   std::string(reply_.text());
+        return ec.message() + " while " + std::string(stage_activity(stage(), cfg_.lmtp));
+    }
+
 private:
     enum class state : std::uint8_t { greeting, helo, mail, rcpt, data, dot, rset, quit, between };
 
@@ -243,7 +252,10 @@ private:
         case state::dot:
             if (ok) dot_ok_ = true;
             if (--replies_due_ > 0) return;
-            if (dot_ok_) ++stats_.messages_accepted;
+            if (dot_ok_) {
+                ++stats_.messages_accepted;
+                push_event({client_event::accepted, client_stage::dot, 0, {}});
+            }
             return end_transaction();
         case state::rset: return end_transaction();
         default: return;

@@ -87,6 +87,7 @@ struct server_config {
     std::array<std::optional<command_delay>, smtp_command_count> delays{};  ///< -W, -w
     std::optional<std::chrono::steady_clock::duration> abort_delay;          ///< -A
     std::chrono::steady_clock::duration data_pause{};                         ///< -H
+    std::uint64_t max_message_size = std::uint64_t(1) << 30;  ///< QMQP: longest request accepted
     bool trace = false;    ///< report every command line as a `command` event (-v)
     bool content = false;  ///< report message data as `content` events (dumps)
 };

@@ -32,6 +32,7 @@ const char* kind_name(client_event::kind_t k)
     case client_event::sent: return "sent";
     case client_event::reply: return "reply";
     case client_event::message_sent: return "message_sent";
+    case client_event::accepted: return "accepted";
     case client_event::rejected: return "rejected";
     }
     return "?";
@@ -225,7 +226,7 @@ BOOST_FIXTURE_TEST_CASE(default_dialog_is_obs_1, fixture)
         "Message-Id: <7aeb.0003.0000@vm>\r\n\r\nLa de da de da 1.\r\nLa de da de da 2.\r\n"
         "La de da de da 3.\r\nLa de da de da 4.\r\n.\r\n"
     );
-    BOOST_TEST(out.events == std::vector<recorded_event>{ev("message_sent", "dot")});
+    BOOST_TEST(out.events == (std::vector<recorded_event>{ev("message_sent", "dot"), ev("accepted", "dot")}));
     BOOST_TEST(c->stats().messages_sent == 1u);
     BOOST_TEST(c->stats().messages_accepted == 1u);
     BOOST_TEST(c->stats().recipients_sent == 1u);
@@ -297,6 +298,7 @@ BOOST_FIXTURE_TEST_CASE(trace_reports_every_command_and_reply, fixture)
         ev("sent", "dot", 0, "."),
         ev("message_sent", "dot"),
         ev("reply", "dot", 250, "250 2.0.0 Ok"),
+        ev("accepted", "dot"),
         ev("sent", "quit", 0, "QUIT"),
         ev("reply", "quit", 221, "221 Bye"),
     };
@@ -322,7 +324,7 @@ BOOST_FIXTURE_TEST_CASE(multi_line_replies, fixture)
         .respond("221 Bye\r\n")
         .expect_close();
     const auto [out, c] = s.check(make());
-    BOOST_TEST_REQUIRE(out.events.size() == 14u);
+    BOOST_TEST_REQUIRE(out.events.size() == 15u);
     BOOST_TEST(out.events[0] == ev("reply", "greeting", 220, "220-first line\n220 second line"));
     BOOST_TEST(
         out.events[2] == ev("reply", "helo", 250, "250-smtp-sink\n250-PIPELINING\n250-8BITMIME\n250 ")
@@ -409,7 +411,7 @@ BOOST_FIXTURE_TEST_CASE(keep_alive_sends_the_next_message_on_the_same_connection
     const auto [out, c] = s.check(make());
     BOOST_TEST(c->stats().messages_sent == 3u);
     BOOST_TEST(c->stats().messages_accepted == 3u);
-    BOOST_TEST(out.events.size() == 3u);
+    BOOST_TEST(out.events.size() == 6u);  // message_sent and accepted for each
     s.check_network_errors(make());
 }
 
@@ -520,7 +522,8 @@ BOOST_FIXTURE_TEST_CASE(lmtp_replies_in_separate_reads, fixture)
                    ev("sent", "dot", 0, "."),
                    ev("message_sent", "dot"),
                    ev("reply", "dot", 250, "250 one"),
-                   ev("reply", "dot", 250, "250 two")})
+                   ev("reply", "dot", 250, "250 two"),
+                   ev("accepted", "dot")})
     );
     s.check_network_errors(make());
 }
@@ -555,7 +558,8 @@ BOOST_FIXTURE_TEST_CASE(lmtp_waits_only_for_accepted_recipients, fixture)
     BOOST_TEST(
         out.events == (std::vector<recorded_event>{
                           ev("rejected", "rcpt", 550, "5.1.1 no such user"),
-                          ev("message_sent", "dot")})
+                          ev("message_sent", "dot"),
+                          ev("accepted", "dot")})
     );
     BOOST_TEST(c->stats().recipients_sent == 3u);
     BOOST_TEST(c->stats().recipients_accepted == 2u);
@@ -865,7 +869,7 @@ BOOST_FIXTURE_TEST_CASE(quit_reply_is_ignored, ignore_fixture)
     through_data(s).expect_write(message()).respond("250 x\r\n").expect_write("QUIT\r\n");
     s.respond("500 what\r\n").expect_close();
     const auto [out, c] = s.check(make());
-    BOOST_TEST(out.events.size() == 1u);
+    BOOST_TEST(out.events.size() == 2u);  // message_sent, accepted
     BOOST_TEST(c->stats().rejected[static_cast<int>(client_stage::quit)] == 0u);
 }
 
