@@ -2,12 +2,21 @@
 // examples/common/cli.hpp — what the four tools share: Postfix-style diagnostics and number parsing
 #pragma once
 
-#include <sys/resource.h>
+#include <mailload/mailload.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace cli {
 
@@ -50,6 +59,62 @@ inline long long leading_integer(const char* s) { return std::strtoll(s, nullptr
 inline double leading_seconds(const char* s) {
     const double v = std::strtod(s, nullptr);
     return v == v ? v : 0.0;  // NaN reads as 0
+}
+
+/// A positive whole number option ("-s 10"), read as atoi() does; else `fatal: bad <what>: <arg>`.
+inline int positive(const char* arg, const char* what) {
+    const long long v = leading_integer(arg);
+    if (v <= 0 || v > INT_MAX) fatal(std::string("bad ") + what + ": " + arg);
+    return static_cast<int>(v);
+}
+
+/// A positive number of seconds, fractions allowed ("-w 0.25"); else `fatal: bad <what>: <arg>`.
+inline double positive_seconds(const char* arg, const char* what) {
+    const double v = leading_seconds(arg);
+    if (!(v > 0) || v > 1e8) fatal(std::string("bad ") + what + ": " + arg);
+    return v;
+}
+
+inline std::chrono::steady_clock::duration seconds(double s) {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+}
+
+/// The -M argument (a host name or an [address] literal), checked as Postfix checks it; the
+/// machine's own name when there is none.
+inline std::string myhostname(const char* given) {
+    if (!given) {
+        char buf[256] = {};
+        if (::gethostname(buf, sizeof buf - 1) != 0 || !mailload::sansio::valid_hostname(buf))
+            fatal("unable to use my own hostname");
+        return buf;
+    }
+    const std::string name = given;
+    const bool literal = name.starts_with('[');
+    if (auto check = literal ? mailload::sansio::valid_address_literal(name) : mailload::sansio::valid_hostname(name);
+        !check) {
+        warning(check.problem);
+        fatal((literal ? "bad address literal: " : "bad hostname: ") + name);
+    }
+    return name;
+}
+
+/// -v's lines about a new TCP connection's segment size and buffer (Postfix's wording).
+template <class Socket>
+void log_tcp_tweak(Socket& socket) {
+    if constexpr (std::is_same_v<typename Socket::protocol_type, boost::asio::ip::tcp>) {
+        int mss = 0;
+        socklen_t len = sizeof mss;
+        if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &mss, &len) == 0 && mss > 1024) {
+            info("vstream_tweak_tcp: TCP_MAXSEG " + std::to_string(mss));
+            info("fd=" + std::to_string(socket.native_handle()) + ": stream buffer size old=0 new=" +
+                 std::to_string(4 * mss));
+        }
+    }
+}
+
+/// "all", "ipv4" or "ipv6" for -v's name_mask line, from a transport name.
+inline const char* name_mask(std::string_view family) {
+    return family == "inet4" ? "ipv4" : family == "inet6" ? "ipv6" : "all";
 }
 
 /// True if `s` is one or more digits, optionally with a decimal fraction ("1", "0.25").

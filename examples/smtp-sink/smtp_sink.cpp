@@ -5,15 +5,12 @@
 // Postfix's, less its bugs (spec §8 items 12-23): see README.md.
 
 #include <common/cli.hpp>
+#include <common/run.hpp>
 
 #include <mailload/mailload.hpp>
 
 #include <getopt.h>
-#include <grp.h>
 #include <libgen.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pwd.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -25,7 +22,6 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <type_traits>
 
 namespace {
 
@@ -80,22 +76,6 @@ void help() {
         cli::program.c_str());
 }
 
-std::chrono::steady_clock::duration seconds(double s) {
-    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
-}
-
-int positive(const char* arg, const char* what) {
-    const long long v = cli::leading_integer(arg);
-    if (v <= 0 || v > INT_MAX) cli::fatal(std::string("bad ") + what + ": " + arg);
-    return static_cast<int>(v);
-}
-
-double positive_seconds(const char* arg, const char* what) {
-    const double v = cli::leading_seconds(arg);
-    if (!(v > 0) || v > 1e8) cli::fatal(std::string("bad ") + what + ": " + arg);
-    return v;
-}
-
 sansio::command_set command_list(const char* arg) {
     sansio::command_set set;
     std::string_view rest = arg;
@@ -139,7 +119,7 @@ void command_delay(const char* arg, sansio::server_config& cfg) {
     if (delay.empty()) cli::fatal(std::string("invalid command delay argument: ") + arg);
     const double d = cli::leading_seconds(delay.c_str());
     if (!(d > 0) || d > 1e8) cli::fatal("non-positive '" + name + "' delay");
-    sansio::command_delay cd{seconds(d), -1};
+    sansio::command_delay cd{cli::seconds(d), -1};
     if (c2 != std::string::npos) {
         const long long odds = cli::leading_integer(rest.c_str() + c2 + 1);
         if (odds < 0 || odds > 99) cli::fatal("delay odds for '" + name + "' out of range");
@@ -216,7 +196,7 @@ settings parse(int argc, char** argv) {
         case 'a': cfg.auth = false; break;
         case 'A':
             if (!cli::is_decimal(optarg)) usage();
-            cfg.abort_delay = seconds(cli::leading_seconds(optarg));
+            cfg.abort_delay = cli::seconds(cli::leading_seconds(optarg));
             break;
         case 'b':
             check_reply(optarg, '4', "soft");
@@ -238,11 +218,11 @@ settings parse(int argc, char** argv) {
             break;
         case 'F': cfg.xforward = false; break;
         case 'h': cfg.hostname = optarg; break;
-        case 'H': cfg.data_pause = seconds(positive_seconds(optarg, "data read delay")); break;
+        case 'H': cfg.data_pause = cli::seconds(cli::positive_seconds(optarg, "data read delay")); break;
         case 'L': s.protocol = "lmtp"; break;
-        case 'm': o.max_sessions = static_cast<std::uint32_t>(positive(optarg, "concurrency limit")); break;
-        case 'M': o.stop_after_messages = static_cast<std::uint64_t>(positive(optarg, "message quit count")); break;
-        case 'n': o.stop_after_sessions = static_cast<std::uint64_t>(positive(optarg, "quit count")); break;
+        case 'm': o.max_sessions = static_cast<std::uint32_t>(cli::positive(optarg, "concurrency limit")); break;
+        case 'M': o.stop_after_messages = static_cast<std::uint64_t>(cli::positive(optarg, "message quit count")); break;
+        case 'n': o.stop_after_sessions = static_cast<std::uint64_t>(cli::positive(optarg, "quit count")); break;
         case 'N': cfg.dsn = false; break;
         case 'p': cfg.pipelining = false; break;
         case 'P':
@@ -260,15 +240,18 @@ settings parse(int argc, char** argv) {
             cfg.log = command_list(optarg);
             s.syslog = true;
             break;
-        case 'S': s.start = unescape(optarg); break;
-        case 't': o.timeout = seconds(positive_seconds(optarg, "timeout")); break;
-        case 'T': o.window_size = positive(optarg, "TCP window size"); break;
+        case 'S':
+            s.start = unescape(optarg);
+            s.start.resize(std::strlen(s.start.c_str()));  // a C string, as Postfix's: ends at a NUL
+            break;
+        case 't': o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout")); break;
+        case 'T': o.window_size = cli::positive(optarg, "TCP window size"); break;
         case 'u': s.user = optarg; break;
         case 'v': s.verbose = true; break;
         case 'w': {
             const double d = cli::leading_seconds(optarg);
             if (!(d > 0) || d > 1e8) usage();
-            cfg.delays[static_cast<std::size_t>(smtp_command::data)] = sansio::command_delay{seconds(d), -1};
+            cfg.delays[static_cast<std::size_t>(smtp_command::data)] = sansio::command_delay{cli::seconds(d), -1};
             break;
         }
         case 'W': command_delay(optarg, cfg); break;
@@ -294,19 +277,6 @@ settings parse(int argc, char** argv) {
     return s;
 }
 
-/// Drops root after listening: -R chroot, -u user (both optional; Postfix demands -u as root).
-void drop_privileges(const char* user, const char* root) {
-    const passwd* pw = nullptr;
-    if (user && !(pw = ::getpwnam(user))) cli::fatal(std::string("unknown user: ") + user);
-    if (pw) {
-        if (::setgid(pw->pw_gid) != 0) cli::fatal(std::string("setgid: ") + std::strerror(errno));
-        if (::initgroups(user, pw->pw_gid) != 0) cli::fatal(std::string("initgroups: ") + std::strerror(errno));
-    }
-    if (root && (::chroot(root) != 0 || ::chdir("/") != 0))
-        cli::fatal(std::string("chroot ") + root + ": " + std::strerror(errno));
-    if (pw && ::setuid(pw->pw_uid) != 0) cli::fatal(std::string("setuid: ") + std::strerror(errno));
-}
-
 /// Prints what Postfix's smtp-sink prints: -v lines, warnings, the -c counters; -s to syslog.
 struct cli_observer {
     const sink_counters* counters = nullptr;
@@ -327,15 +297,7 @@ struct cli_observer {
         if (!verbose) return;
         const char* fam = info.family == session_info::local ? "AF_LOCAL" : info.family == session_info::inet6 ? "AF_INET6" : "AF_INET";
         cli::info(std::string("connect (") + fam + " " + info.peer + ")");
-        if constexpr (std::is_same_v<typename Socket::protocol_type, boost::asio::ip::tcp>) {
-            int mss = 0;
-            socklen_t len = sizeof mss;
-            if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &mss, &len) == 0 && mss > 1024) {
-                cli::info("vstream_tweak_tcp: TCP_MAXSEG " + std::to_string(mss));
-                cli::info("fd=" + std::to_string(socket.native_handle()) +
-                          ": stream buffer size old=0 new=" + std::to_string(4 * mss));
-            }
-        }
+        cli::log_tcp_tweak(socket);
         cli::info("smtp_stream_setup: maxtime=" +
                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
                   " enable_deadline=0 min_data_rate=0");
@@ -368,37 +330,15 @@ int main(int argc, char** argv) {
     cli::raise_open_files_limit();
     cli::program = argv[0];
     settings s = parse(argc, argv);
-    if (s.verbose) cli::info(std::string("name_mask: ") + (s.family == "inet4" ? "ipv4" : s.family == "inet6" ? "ipv6" : "all"));
-    const auto spec = sansio::parse_server_endpoint(s.address);
-    if (!spec) cli::fatal(spec.error);
+    if (s.verbose) cli::info(std::string("name_mask: ") + cli::name_mask(s.family));
     if (s.syslog) {
         std::string name = cli::program;
         ::openlog(::strdup(::basename(name.data())), LOG_PID, LOG_MAIL);
     }
-
-    const std::string transport = spec.spec.local ? "unix" : s.family;
-    sink_report report;
-    constexpr auto candidates = hana::make_tuple(hana::tuple_t<smtp, lmtp>,
-                                                 hana::tuple_t<inet_any, inet4, inet6, unix_domain>,
-                                                 hana::tuple_t<single_thread>);
-    dispatch(candidates, std::array<std::string_view, 3>{s.protocol, transport, "single_thread"},
-             [&](auto p, auto t, auto c) {
-                 using transport_type = typename decltype(t)::type;
-                 sink<typename decltype(p)::type, transport_type, typename decltype(c)::type> server(s.sink);
-                 if (s.verbose) {
-                     if (spec.spec.local) cli::info("trying... " + spec.spec.path);
-                     else cli::info("trying... [" + (spec.spec.host.empty() ? std::string(s.family == "inet4" ? "0.0.0.0" : "::") : spec.spec.host) + "]:" + spec.spec.port);
-                 }
-                 if (auto err = server.listen(s.address); !err.empty()) cli::fatal(err);
-                 drop_privileges(s.user, s.root);
-                 cli_observer observer{&server.counters(), s.verbose, s.count, s.sink.timeout};
-                 report = server.run(observer);
-             });
-    if (report.error) cli::fatal(report.what);
-    if (report.stop_signal) {  // after cleaning up, end as the signal would have ended us
-        std::fflush(stdout);
-        std::signal(report.stop_signal, SIG_DFL);
-        std::raise(report.stop_signal);
-    }
+    const auto report = cli::run_sink(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.sink, s.address, s.verbose,
+                                      s.user, s.root, [&](const sink_counters& counters) {
+                                          return cli_observer{&counters, s.verbose, s.count, s.sink.timeout};
+                                      });
+    cli::finish_sink(report);
     return 0;
 }

@@ -5,12 +5,11 @@
 // (the seed manual: Postfix <= 3.8 recipient numbering). Long options add what Postfix lacks.
 
 #include <common/cli.hpp>
+#include <common/run.hpp>
 
 #include <mailload/mailload.hpp>
 
 #include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,7 +23,6 @@
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <type_traits>
 
 namespace {
 
@@ -91,29 +89,10 @@ struct settings {
     const char* address = nullptr;
 };
 
-int positive(const char* arg, const char* what) {
-    const long long v = cli::leading_integer(arg);
-    if (v <= 0 || v > INT_MAX) cli::fatal(std::string("bad ") + what + ": " + arg);
-    return static_cast<int>(v);
-}
-
-double positive_seconds(const char* arg, const char* what) {
-    const double v = cli::leading_seconds(arg);
-    if (!(v > 0) || v > 1e8) cli::fatal(std::string("bad ") + what + ": " + arg);
-    return v;
-}
-
 std::string read_file(const char* path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) cli::fatal(std::string("open ") + path + ": " + std::strerror(errno));
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string own_hostname() {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0 || !sansio::valid_hostname(buf))
-        cli::fatal("unable to use my own hostname");
-    return buf;
 }
 
 settings parse(int argc, char** argv) {
@@ -135,7 +114,7 @@ settings parse(int argc, char** argv) {
         case '6': s.family = "inet6"; break;
         case 'A': o.client.ignore_rejects = true; break;
         case 'c': s.count = true; break;
-        case 'C': o.connect_attempts = static_cast<std::uint32_t>(positive(optarg, "connection count")); break;
+        case 'C': o.connect_attempts = static_cast<std::uint32_t>(cli::positive(optarg, "connection count")); break;
         case 'd': o.client.keep_alive = true; break;
         case 'f': s.sender = optarg; break;
         case 'F':
@@ -144,7 +123,7 @@ settings parse(int argc, char** argv) {
             break;
         case 'l':
             if (s.file) cli::fatal("-l option cannot be used with -F");
-            o.message.length = static_cast<std::size_t>(positive(optarg, "message length"));
+            o.message.length = static_cast<std::size_t>(cli::positive(optarg, "message length"));
             break;
         case 'L': s.protocol = "lmtp"; break;
         case 'm': {
@@ -160,22 +139,22 @@ settings parse(int argc, char** argv) {
             s.send_headers = false;
             break;
         case 'r':
-            o.client.rcpt_count = static_cast<std::uint32_t>(positive(optarg, "recipient count"));
+            o.client.rcpt_count = static_cast<std::uint32_t>(cli::positive(optarg, "recipient count"));
             s.rcpt_given = true;
             break;
         case 'R':
             if (s.pacing == "fixed") cli::fatal("do not use -w and -R options at the same time");
-            s.delay = positive_seconds(optarg, "random delay");
+            s.delay = cli::positive_seconds(optarg, "random delay");
             s.pacing = "random";
             break;
-        case 's': o.sessions = static_cast<std::uint32_t>(positive(optarg, "session count")); break;
+        case 's': o.sessions = static_cast<std::uint32_t>(cli::positive(optarg, "session count")); break;
         case 'S': o.message.subject = optarg; break;
         case 't': s.recipient = optarg; break;
-        case 'T': o.window_size = positive(optarg, "TCP window size"); break;
+        case 'T': o.window_size = cli::positive(optarg, "TCP window size"); break;
         case 'v': s.verbose = true; break;
         case 'w':
             if (s.pacing == "random") cli::fatal("do not use -w and -R options at the same time");
-            s.delay = positive_seconds(optarg, "fixed delay");
+            s.delay = cli::positive_seconds(optarg, "fixed delay");
             s.pacing = "fixed";
             break;
         case opt_compat:
@@ -189,8 +168,7 @@ settings parse(int argc, char** argv) {
             break;
         }
         case opt_timeout:
-            o.timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                std::chrono::duration<double>(positive_seconds(optarg, "timeout")));
+            o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout"));
             break;
         case opt_help: help(); std::exit(0);
         case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); std::exit(0);
@@ -240,15 +218,7 @@ struct cli_observer {
     void on_connected(Socket& socket) {
         if (!verbose) return;
         cli::info("smtp_stream_setup: maxtime=300 enable_deadline=0 min_data_rate=0");
-        if constexpr (std::is_same_v<typename Socket::protocol_type, boost::asio::ip::tcp>) {
-            int mss = 0;
-            socklen_t len = sizeof mss;
-            if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &mss, &len) == 0 && mss > 1024) {
-                cli::info("vstream_tweak_tcp: TCP_MAXSEG " + std::to_string(mss));
-                cli::info("fd=" + std::to_string(socket.native_handle()) +
-                          ": stream buffer size old=0 new=" + std::to_string(4 * mss));
-            }
-        }
+        cli::log_tcp_tweak(socket);
     }
 };
 
@@ -261,21 +231,11 @@ int main(int argc, char** argv) {
     settings s = parse(argc, argv);
     source_options& o = s.source;
 
-    if (s.verbose) cli::info(std::string("name_mask: ") + (s.family == "inet4" ? "ipv4" : s.family == "inet6" ? "ipv6" : "all"));
+    if (s.verbose) cli::info(std::string("name_mask: ") + cli::name_mask(s.family));
     const auto spec = sansio::parse_client_endpoint(s.address, "smtp");
     if (!spec) cli::fatal(spec.error);
 
-    std::string myhostname;
-    if (s.myhostname) {
-        myhostname = s.myhostname;
-        const bool literal = myhostname.starts_with('[');
-        if (auto check = literal ? sansio::valid_address_literal(myhostname) : sansio::valid_hostname(myhostname); !check) {
-            cli::warning(check.problem);
-            cli::fatal((literal ? "bad address literal: " : "bad hostname: ") + myhostname);
-        }
-    } else {
-        myhostname = own_hostname();
-    }
+    const std::string myhostname = cli::myhostname(s.myhostname);
     const std::string fallback = "foo@" + myhostname;
     o.client.helo_name = myhostname;
     o.client.sender = s.sender ? s.sender : fallback;
@@ -296,23 +256,9 @@ int main(int argc, char** argv) {
     o.message.date = sansio::mail_date(std::time(nullptr), s.compat39);
     o.message.pid = static_cast<std::uint32_t>(::getpid());
 
-    const auto delay = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s.delay));
-    const std::string transport = spec.spec.local ? "unix" : s.family;
     cli_observer observer{s.verbose, s.count, s.protocol == "lmtp"};
-    source_report report;
-
-    constexpr auto candidates = hana::make_tuple(
-        hana::tuple_t<smtp, lmtp>, hana::tuple_t<inet_any, inet4, inet6, unix_domain>, hana::tuple_t<single_thread>,
-        hana::tuple_t<no_pacing, fixed_interval, random_interval>);
-    dispatch(candidates, std::array<std::string_view, 4>{s.protocol, transport, "single_thread", s.pacing},
-             [&](auto p, auto t, auto c, auto r) {
-                 using pacing_type = typename decltype(r)::type;
-                 pacing_type pacing{};
-                 if constexpr (pacing_type::paced) pacing.interval = delay;
-                 source<typename decltype(p)::type, typename decltype(t)::type, typename decltype(c)::type, pacing_type>
-                     load(o, pacing);
-                 report = load.run(s.address, observer);
-             });
+    const auto report =
+        cli::run_source(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.pacing, s.delay, o, s.address, observer);
     if (report.error) cli::fatal(report.what);
     if (s.count) std::fputc('\n', stdout);
     return 0;

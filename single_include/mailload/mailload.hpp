@@ -2755,6 +2755,7 @@ struct sink_options {
     int window_size = 0;                     ///< -T: SO_SNDBUF and SO_RCVBUF of the listener
     std::uint64_t stop_after_messages = 0;   ///< -M: stop once this many messages are answered
     std::uint64_t stop_after_sessions = 0;   ///< -n: stop once this many sessions have ended
+    std::chrono::steady_clock::duration stop_after_time{};  ///< qmqp-sink -x: stop this long after run()
     std::optional<dump_options> dump;        ///< -d / -D
     std::uint64_t seed = 0;                  ///< for -W odds and dump names (0: from the clock)
     std::vector<int> stop_signals;           ///< signals that stop the sink (e.g. SIGTERM, SIGINT)
@@ -2857,6 +2858,12 @@ public:
         const auto started = std::chrono::steady_clock::now();
         rng_.seed(opts_.seed ? opts_.seed : static_cast<std::uint64_t>(started.time_since_epoch().count()));
         boost::asio::co_spawn(acceptor_.get_executor(), accept_loop(observer), boost::asio::detached);
+        if (opts_.stop_after_time.count() > 0) {
+            lifetime_.expires_after(opts_.stop_after_time);
+            lifetime_.async_wait([this](boost::system::error_code ec) {
+                if (!ec) shutdown();
+            });
+        }
         for (int sig : opts_.stop_signals) signals_.add(sig);
         if (!opts_.stop_signals.empty())
             signals_.async_wait([this](boost::system::error_code ec, int sig) {
@@ -2896,6 +2903,7 @@ private:
         boost::system::error_code ignored;
         acceptor_.close(ignored);
         slot_.cancel();
+        lifetime_.cancel();
         signals_.cancel(ignored);
         for (session* s : sessions_) {
             s->socket.close(ignored);
@@ -3029,6 +3037,7 @@ private:
     Concurrency loops_;
     acceptor_type acceptor_;
     boost::asio::steady_timer slot_{loops_.executor_for(0)};
+    boost::asio::steady_timer lifetime_{loops_.executor_for(0)};
     boost::asio::signal_set signals_{loops_.executor_for(0)};
     std::list<session*> sessions_;
     std::mt19937_64 rng_;

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: BSL-1.0
+// qmqp-sink — a drop-in replacement for Postfix's qmqp-sink(1), built on mailload
+//
+// Same options, reply, counter output, diagnostics and exit status as Postfix's. Unlike it, it
+// answers however the request is split, and it has an idle timeout and a session cap.
+
+#include <common/cli.hpp>
+#include <common/run.hpp>
+
+#include <mailload/mailload.hpp>
+
+#include <getopt.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace {
+
+namespace hana = boost::hana;
+using namespace mailload;
+
+[[noreturn]] void usage() { cli::fatal("usage: " + cli::program + " [-cv] [-x time] [host]:port backlog"); }
+
+void help() {
+    std::printf(
+        "usage: %s [options] [inet:][host]:port backlog | unix:pathname backlog\n"
+        "Postfix qmqp-sink options:\n"
+        "  -4, -6            IPv4 only, IPv6 only (default: both, on one dual-stack socket)\n"
+        "  -c                print a running count of replies sent\n"
+        "  -v                verbose (-v -v: netstring traces)\n"
+        "  -x time           exit time seconds after start-up\n"
+        "mailload options:\n"
+        "  --timeout=SECONDS     idle limit per read or write (default 100; Postfix's has none)\n"
+        "  --max-sessions=N      sessions at once; more wait in the backlog (default 256; Postfix's: none)\n"
+        "  --max-size=BYTES      longest request accepted (default 1073741824)\n"
+        "  --help, --version\n",
+        cli::program.c_str());
+}
+
+/// Prints what Postfix's qmqp-sink prints: -v lines, warnings, the -c counter.
+struct cli_observer {
+    const sink_counters* counters = nullptr;
+    int verbose = 0;
+    bool count = false;
+
+    template <class Socket>
+    void on_connect(const session_info& info, Socket& socket) {
+        if (!verbose) return;
+        cli::info(std::string("connect (") +
+                  (info.family == session_info::local ? "AF_LOCAL" : info.family == session_info::inet6 ? "AF_INET6" : "AF_INET") +
+                  ")");
+        cli::log_tcp_tweak(socket);
+    }
+
+    void on_event(const session_info&, const sansio::server_event& e) {
+        if (e.kind != sansio::server_event::message) return;
+        if (verbose > 1) cli::info("netstring_put: write netstring len 3 data KOk");
+        if (count) {
+            std::printf("%llu\r", static_cast<unsigned long long>(counters->messages));
+            std::fflush(stdout);
+        }
+    }
+
+    void on_disconnect(const session_info&, boost::system::error_code ec, bool while_writing) {
+        if (!ec) return;
+        if (ec == error::netstring_format) cli::warning("netstring format error");
+        else if (ec == error::netstring_size) cli::warning("netstring size error");
+        else if (ec == error::timeout) cli::warning(while_writing ? "write timeout" : "read timeout");
+        else cli::warning("lost connection");
+    }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::signal(SIGPIPE, SIG_IGN);
+    cli::raise_open_files_limit();
+    cli::program = argv[0];
+
+    sink_options o;
+    o.stop_signals = {SIGTERM, SIGINT};
+    std::string family = "inet";
+    int verbose = 0;
+    bool count = false;
+    enum { opt_timeout = 256, opt_max_sessions, opt_max_size, opt_help, opt_version };
+    static const option longopts[] = {
+        {"timeout", required_argument, nullptr, opt_timeout},
+        {"max-sessions", required_argument, nullptr, opt_max_sessions},
+        {"max-size", required_argument, nullptr, opt_max_size},
+        {"help", no_argument, nullptr, opt_help},
+        {"version", no_argument, nullptr, opt_version},
+        {nullptr, 0, nullptr, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+46cvx:", longopts, nullptr)) != -1) {
+        switch (ch) {
+        case '4': family = "inet4"; break;
+        case '6': family = "inet6"; break;
+        case 'c': count = true; break;
+        case 'v': ++verbose; break;
+        case 'x': {
+            const double v = cli::leading_seconds(optarg);
+            if (!(v > 0) || v > 1e8) usage();
+            o.stop_after_time = cli::seconds(v);
+            break;
+        }
+        case opt_timeout: o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout")); break;
+        case opt_max_sessions: o.max_sessions = static_cast<std::uint32_t>(cli::positive(optarg, "session limit")); break;
+        case opt_max_size: {
+            const long long v = cli::leading_integer(optarg);
+            if (v <= 0) cli::fatal(std::string("bad size limit: ") + optarg);
+            o.server.max_message_size = static_cast<std::uint64_t>(v);
+            break;
+        }
+        case opt_help: help(); return 0;
+        case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); return 0;
+        default: usage();
+        }
+    }
+    if (argc - optind != 2) usage();
+    const char* address = argv[optind];
+    const long long backlog = cli::leading_integer(argv[optind + 1]);
+    if (backlog <= 0 || backlog > INT_MAX) usage();
+    o.backlog = static_cast<int>(backlog);
+
+    if (verbose) cli::info(std::string("name_mask: ") + cli::name_mask(family));
+    const auto report = cli::run_sink(hana::tuple_t<qmqp>, "qmqp", family, o, address, verbose > 0, nullptr, nullptr,
+                                      [&](const sink_counters& counters) {
+                                          return cli_observer{&counters, verbose, count};
+                                      });
+    cli::finish_sink(report);
+    return 0;
+}

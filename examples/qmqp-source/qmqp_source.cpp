@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: BSL-1.0
+// qmqp-source — a drop-in replacement for Postfix's qmqp-source(1), built on mailload
+//
+// Same options, defaults, message bytes, counter output, diagnostics and exit status as
+// Postfix's; -v's reply lines are not lost without -c. Long options add what Postfix lacks.
+
+#include <common/cli.hpp>
+#include <common/run.hpp>
+
+#include <mailload/mailload.hpp>
+
+#include <getopt.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+namespace {
+
+namespace hana = boost::hana;
+using namespace mailload;
+
+[[noreturn]] void usage() {
+    cli::fatal("usage: " + cli::program +
+               " -cv -s sess -l msglen -m msgs -C count -M myhostname -f from -t to -R delay -w delay host[:port]");
+}
+
+void help() {
+    std::printf(
+        "usage: %s [options] [inet:]host[:port] | unix:pathname   (default port 628)\n"
+        "Postfix qmqp-source options:\n"
+        "  -4, -6          connect with IPv4 only, IPv6 only (default: both)\n"
+        "  -c              print a running count of messages delivered\n"
+        "  -C count        connect() attempts per connection (default 1)\n"
+        "  -f from         sender (default foo@myhostname)\n"
+        "  -l length       message size, headers included (default 1024)\n"
+        "  -m count        messages in all (default 1)\n"
+        "  -M myhostname   default address domain and Message-Id host (default: this host's name)\n"
+        "  -r count        recipients per message, numbered 0rcpt, 1rcpt, ... when more than one\n"
+        "  -R interval     random wait of 0..interval seconds before each later message\n"
+        "  -s count        sessions in parallel (default 1)\n"
+        "  -t to           recipient (default foo@myhostname)\n"
+        "  -v              verbose: each reply on stdout (-v -v: netstring traces on stderr)\n"
+        "  -w interval     fixed wait in seconds before each later message\n"
+        "mailload options:\n"
+        "  --connect-limit=N   connects in progress at once (default 0: no limit; 1: Postfix's way)\n"
+        "  --timeout=SECONDS   time limit for each connect, read and write (default 300)\n"
+        "  -w and -R accept fractional seconds.\n"
+        "  --help, --version\n",
+        cli::program.c_str());
+}
+
+// Postfix's qmqp-source answers every bad number with its usage line.
+int positive_or_usage(const char* arg) {
+    const long long v = cli::leading_integer(arg);
+    if (v <= 0 || v > INT_MAX) usage();
+    return static_cast<int>(v);
+}
+
+double seconds_or_usage(const char* arg) {
+    const double v = cli::leading_seconds(arg);
+    if (!(v > 0) || v > 1e8) usage();
+    return v;
+}
+
+/// Prints what Postfix's qmqp-source prints: the -c counter, -v replies (and -v -v traces).
+struct cli_observer {
+    int verbose = 0;
+    bool count = false;
+    std::size_t request_size = 0;
+    unsigned long counter = 0;
+
+    void on_event(const sansio::client_event& e) {
+        switch (e.kind) {
+        case sansio::client_event::message_sent:
+            if (verbose > 1) cli::info("netstring_put_multi: write total length " + std::to_string(request_size));
+            break;
+        case sansio::client_event::reply:
+            if (verbose > 1) {
+                cli::info("netstring_get_length: read netstring length " + std::to_string(e.text.size()));
+                cli::info("netstring_get_data: read netstring data " + std::string(e.text));
+            }
+            if (verbose) {
+                std::printf("<< %s\n", cli::printable(e.text).c_str());
+                std::fflush(stdout);
+            }
+            break;
+        case sansio::client_event::accepted:
+            if (count) {
+                std::printf("%lu\r", ++counter);
+                std::fflush(stdout);
+            }
+            break;
+        default: break;
+        }
+    }
+
+    void on_connect_retry(boost::system::error_code ec) { cli::warning("connect: " + ec.message()); }
+
+    template <class Socket>
+    void on_connected(Socket& socket) {
+        if (verbose) cli::log_tcp_tweak(socket);
+    }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::signal(SIGPIPE, SIG_IGN);
+    cli::raise_open_files_limit();
+    cli::program = argv[0];
+
+    source_options o;
+    o.message.length = 1024;
+    std::string family = "inet", pacing = "none";
+    double delay = 0;
+    int verbose = 0;
+    bool count = false;
+    const char *sender = nullptr, *recipient = nullptr, *host = nullptr;
+    enum { opt_connect_limit = 256, opt_timeout, opt_help, opt_version };
+    static const option longopts[] = {
+        {"connect-limit", required_argument, nullptr, opt_connect_limit},
+        {"timeout", required_argument, nullptr, opt_timeout},
+        {"help", no_argument, nullptr, opt_help},
+        {"version", no_argument, nullptr, opt_version},
+        {nullptr, 0, nullptr, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+46cC:f:l:m:M:r:R:s:t:vw:", longopts, nullptr)) != -1) {
+        switch (ch) {
+        case '4': family = "inet4"; break;
+        case '6': family = "inet6"; break;
+        case 'c': count = true; break;
+        case 'C': o.connect_attempts = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
+        case 'f': sender = optarg; break;
+        case 'l': o.message.length = static_cast<std::size_t>(positive_or_usage(optarg)); break;
+        case 'm': {
+            const long long v = cli::leading_integer(optarg);
+            if (v <= 0) usage();
+            o.messages = static_cast<std::uint64_t>(v);
+            break;
+        }
+        case 'M': host = optarg; break;
+        case 'r': o.client.rcpt_count = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
+        case 'R':
+            if (pacing == "fixed") usage();
+            delay = seconds_or_usage(optarg);
+            pacing = "random";
+            break;
+        case 's': o.sessions = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
+        case 't': recipient = optarg; break;
+        case 'v': ++verbose; break;
+        case 'w':
+            if (pacing == "random") usage();
+            delay = seconds_or_usage(optarg);
+            pacing = "fixed";
+            break;
+        case opt_connect_limit: {
+            const long long v = cli::leading_integer(optarg);
+            if (v < 0 || v > INT_MAX) cli::fatal(std::string("bad connect limit: ") + optarg);
+            o.max_connecting = static_cast<std::uint32_t>(v);
+            break;
+        }
+        case opt_timeout: o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout")); break;
+        case opt_help: help(); return 0;
+        case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); return 0;
+        default: usage();
+        }
+    }
+    if (argc - optind != 1) usage();
+    const char* address = argv[optind];
+
+    if (verbose) cli::info(std::string("name_mask: ") + cli::name_mask(family));
+    const auto spec = sansio::parse_client_endpoint(address, qmqp::default_port);
+    if (!spec) cli::fatal(spec.error);
+    const std::string myhostname = cli::myhostname(host);
+    const std::string fallback = "foo@" + myhostname;
+    o.client.sender = sender ? sender : fallback;
+    o.client.recipient = recipient ? recipient : fallback;
+    o.message.myhostname = myhostname;
+    o.message.date = sansio::mail_date(std::time(nullptr), false);
+    o.message.pid = static_cast<std::uint32_t>(::getpid());
+
+    cli_observer observer{verbose, count, qmqp::make_content(o.client, o.message).bytes().size()};
+    const auto report = cli::run_source(hana::tuple_t<qmqp>, "qmqp", family, pacing, delay, o, address, observer);
+    if (report.error) cli::fatal(report.what);
+    if (count) std::fputc('\n', stdout);
+    return 0;
+}
