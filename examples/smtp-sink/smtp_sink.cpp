@@ -119,7 +119,7 @@ void command_delay(const char* arg, sansio::server_config& cfg) {
     if (delay.empty()) cli::fatal(std::string("invalid command delay argument: ") + arg);
     const double d = cli::leading_seconds(delay.c_str());
     if (!(d > 0) || d > 1e8) cli::fatal("non-positive '" + name + "' delay");
-    sansio::command_delay cd{cli::seconds(d), -1};
+    sansio::command_delay cd{cli::seconds(d), 0};
     if (c2 != std::string::npos) {
         const long long odds = cli::leading_integer(rest.c_str() + c2 + 1);
         if (odds < 0 || odds > 99) cli::fatal("delay odds for '" + name + "' out of range");
@@ -251,7 +251,7 @@ settings parse(int argc, char** argv) {
         case 'w': {
             const double d = cli::leading_seconds(optarg);
             if (!(d > 0) || d > 1e8) usage();
-            cfg.delays[static_cast<std::size_t>(smtp_command::data)] = sansio::command_delay{cli::seconds(d), -1};
+            cfg.delays[static_cast<std::size_t>(smtp_command::data)] = sansio::command_delay{cli::seconds(d), 0};
             break;
         }
         case 'W': command_delay(optarg, cfg); break;

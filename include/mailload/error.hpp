@@ -24,6 +24,13 @@ enum class error {
     netstring_size,    ///< a netstring longer than its bound
 };
 
+}  // namespace mailload
+
+template <>
+struct boost::system::is_error_code_enum<mailload::error> : std::true_type {};
+
+namespace mailload {
+
 namespace detail {
 class error_category final : public boost::system::error_category {
 public:
@@ -56,9 +63,14 @@ inline boost::system::error_code make_error_code(error e) noexcept {
     return {static_cast<int>(e), error_category()};
 }
 
+/// An I/O result as the protocol cores see it: the end of the stream (success with no bytes), a
+/// reset connection and a broken pipe all read as error::lost_connection.
+inline boost::system::error_code peer_result(boost::system::error_code ec, bool no_bytes) noexcept {
+    if ((!ec && no_bytes) || ec == boost::system::errc::connection_reset || ec == boost::system::errc::broken_pipe)
+        return make_error_code(error::lost_connection);
+    return ec;
+}
+
 inline std::ostream& operator<<(std::ostream& os, error e) { return os << error_category().message(static_cast<int>(e)); }
 
 }  // namespace mailload
-
-template <>
-struct boost::system::is_error_code_enum<mailload::error> : std::true_type {};

@@ -503,6 +503,13 @@ enum class error {
     netstring_size,    ///< a netstring longer than its bound
 };
 
+}  // namespace mailload
+
+template <>
+struct boost::system::is_error_code_enum<mailload::error> : std::true_type {};
+
+namespace mailload {
+
 namespace detail {
 class error_category final : public boost::system::error_category {
 public:
@@ -535,12 +542,17 @@ inline boost::system::error_code make_error_code(error e) noexcept {
     return {static_cast<int>(e), error_category()};
 }
 
+/// An I/O result as the protocol cores see it: the end of the stream (success with no bytes), a
+/// reset connection and a broken pipe all read as error::lost_connection.
+inline boost::system::error_code peer_result(boost::system::error_code ec, bool no_bytes) noexcept {
+    if ((!ec && no_bytes) || ec == boost::system::errc::connection_reset || ec == boost::system::errc::broken_pipe)
+        return make_error_code(error::lost_connection);
+    return ec;
+}
+
 inline std::ostream& operator<<(std::ostream& os, error e) { return os << error_category().message(static_cast<int>(e)); }
 
 }  // namespace mailload
-
-template <>
-struct boost::system::is_error_code_enum<mailload::error> : std::true_type {};
 // ---- end mailload/error.hpp ----
 // ---- begin mailload/sansio/reply_parser.hpp ----
 // SPDX-License-Identifier: BSL-1.0
@@ -804,6 +816,7 @@ public:
     next_action resume(boost::system::error_code ec = {}, std::size_t n = 0) {
         switch (last_) {
         case action_type::write:
+            ec = peer_result(ec, false);
             if (ec) return remember(fail_io(ec));
             if (state_ == state::dot) {
                 ++stats_.messages_sent;
@@ -811,7 +824,8 @@ public:
             }
             break;
         case action_type::read:
-            if (ec || n == 0) return remember(fail_io(ec));
+            ec = peer_result(ec, n == 0);
+            if (ec) return remember(fail_io(ec));
             in_end_ += n;
             break;
         case action_type::next_message:
@@ -857,8 +871,6 @@ private:
     // An I/O error (or end of input): a peer that goes away after QUIT did all it had to.
     next_action fail_io(boost::system::error_code ec) {
         if (state_ == state::quit) return next_action::close();
-        if (!ec || ec == boost::system::errc::connection_reset || ec == boost::system::errc::broken_pipe)
-            ec = error::lost_connection;
         return next_action::done(ec);
     }
 
@@ -1315,7 +1327,7 @@ private:
 
 /**
  * Turns message data as sent on the wire into what smtp-sink's dump files hold: every CR
- * removed (lone ones too) and the first '.' of each line dropped. Fed the data with its end
+ * removed (lone ones too) and a '.' dropped where it starts a line (right after CR LF). Fed the data with its end
  * marker, it yields the content followed by one empty line, as Postfix's dumps end.
  */
 class dot_unstuffer {
@@ -1323,19 +1335,23 @@ public:
     /// Appends the transformed bytes of `in` to `out`.
     void feed(std::string_view in, std::string& out) {
         for (const char c : in) {
-            if (c == '\r') continue;
             if (line_start_ && c == '.') {
                 line_start_ = false;
                 continue;
             }
-            line_start_ = c == '\n';
-            out += c;
+            line_start_ = c == '\n' && after_cr_;  // a line starts only after CR LF
+            after_cr_ = c == '\r';
+            if (c != '\r') out += c;
         }
     }
-    void reset() noexcept { line_start_ = true; }
+    void reset() noexcept {
+        line_start_ = true;
+        after_cr_ = false;
+    }
 
 private:
     bool line_start_ = true;
+    bool after_cr_ = false;
 };
 
 }  // namespace mailload::sansio
@@ -1347,6 +1363,7 @@ private:
 
 #include <boost/system/error_code.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -1400,7 +1417,7 @@ private:
 /// (0-99) below `odds` before the first one that is not; without odds, always `delay`.
 struct command_delay {
     std::chrono::steady_clock::duration delay{};
-    int odds = -1;  ///< 0-99, or -1: no dice
+    int odds = 0;  ///< 1-99; 0: no dice (always `delay`)
 };
 
 /// The server's behaviour: smtp-sink's flags as data.
@@ -1518,11 +1535,12 @@ public:
         switch (last_) {
         case action_type::write:
             write_failed_ = static_cast<bool>(ec);
-            if (ec) return remember(end_connection(ec));
+            if (ec) return remember(end_connection(peer_result(ec, false)));
             out_.clear();
             break;
         case action_type::read:
-            if (ec || n == 0) return remember(end_connection(ec ? ec : error::lost_connection));
+            ec = peer_result(ec, n == 0);
+            if (ec) return remember(end_connection(ec));
             in_end_ += n;
             break;
         case action_type::wait:
@@ -1568,7 +1586,12 @@ private:
     next_action step() {
         for (;;) {
             if (qlen_) return pop();
-            if (closing_) return out_.empty() ? next_action::close() : flush();
+            if (closing_) {
+                if (!out_.empty()) return flush();
+                end_transaction();  // QUIT, -q, -Q, -A or a long line with a transaction open
+                if (qlen_) continue;
+                return next_action::close();
+            }
             if (data_mode_ ? take_data() : take_line()) continue;
             if (closing_ || qlen_) continue;
             if (!out_.empty()) return flush();
@@ -1641,6 +1664,7 @@ private:
         return true;
     }
 
+    // `line` lies in inbuf_, which this may change: the arguments' non-printable bytes become '?'.
     void handle_line(std::string_view line) {
         if (cfg_.trace) push_event({server_event::command, smtp_command::connect, line, {}});
         std::size_t b = 0;
@@ -1649,6 +1673,11 @@ private:
         while (e < line.size() && line[e] != ' ' && line[e] != '\t') ++e;
         const std::string_view name = line.substr(b, e - b);
         const std::string_view args = e < line.size() ? line.substr(e + 1) : std::string_view{};
+        if (!args.empty()) {
+            char* const first = inbuf_.data() + (args.data() - inbuf_.data());
+            for (char* c = first; c != first + args.size(); ++c)
+                if (static_cast<unsigned char>(*c) < 0x20 || static_cast<unsigned char>(*c) >= 0x7f) *c = '?';
+        }
         if (name.empty()) return reply("500 5.5.2 Error: unknown command\r\n");
         const auto cmd = find_smtp_command(name);
         if (!cmd || !enabled(*cmd)) return reply("500 5.5.1 Error: unknown command\r\n");
@@ -1694,7 +1723,7 @@ private:
     }
 
     std::chrono::steady_clock::duration delay_of(const command_delay& d) {
-        if (d.odds < 0) return d.delay;
+        if (d.odds <= 0) return d.delay;  // Postfix rolls dice only for odds above 0
         std::uniform_int_distribution<int> die(0, 99);
         int k = 0;
         while (die(rng_) < d.odds) ++k;
@@ -1746,7 +1775,7 @@ private:
     void hello(smtp_command cmd, std::string_view args, std::string_view text) {
         end_transaction();
         proto_ = cfg_.lmtp ? client_proto::lmtp : cmd == smtp_command::helo ? client_proto::smtp : client_proto::esmtp;
-        helo_args_.assign(trim(args));
+        helo_args_.assign(args.substr(std::min(args.find_first_not_of(' '), args.size())));
         have_helo_ = true;
         push_event({server_event::helo, cmd, {}, helo_args_});
         reply(text);
@@ -2514,9 +2543,7 @@ public:
         const action_type last = last_;
         last_ = action_type::done;
         if (last == action_type::write || last == action_type::read) {
-            if (!ec && n == 0 && last == action_type::read) ec = error::lost_connection;
-            if (ec == boost::system::errc::connection_reset || ec == boost::system::errc::broken_pipe)
-                ec = error::lost_connection;
+            ec = peer_result(ec, last == action_type::read && n == 0);
             if (ec) return next_action::done(ec);
             if (last == action_type::read) in_end_ = n;
         }
@@ -2613,11 +2640,11 @@ public:
         last_ = action_type::done;
         if (last == action_type::write) {
             write_failed_ = static_cast<bool>(ec);
-            if (ec) return next_action::done(ec);
+            if (ec) return next_action::done(peer_result(ec, false));
             return next_action::close();
         }
         if (last == action_type::read) {
-            if (!ec && n == 0) ec = error::lost_connection;
+            ec = peer_result(ec, n == 0);
             if (ec) return next_action::done(ec);
             boost::system::error_code perr;
             request_.feed(std::string_view(inbuf_.data(), n), perr);  // bytes after the ',' are ignored

@@ -65,7 +65,7 @@ private:
 
 /**
  * Turns message data as sent on the wire into what smtp-sink's dump files hold: every CR
- * removed (lone ones too) and the first '.' of each line dropped. Fed the data with its end
+ * removed (lone ones too) and a '.' dropped where it starts a line (right after CR LF). Fed the data with its end
  * marker, it yields the content followed by one empty line, as Postfix's dumps end.
  */
 class dot_unstuffer {
@@ -73,19 +73,23 @@ public:
     /// Appends the transformed bytes of `in` to `out`.
     void feed(std::string_view in, std::string& out) {
         for (const char c : in) {
-            if (c == '\r') continue;
             if (line_start_ && c == '.') {
                 line_start_ = false;
                 continue;
             }
-            line_start_ = c == '\n';
-            out += c;
+            line_start_ = c == '\n' && after_cr_;  // a line starts only after CR LF
+            after_cr_ = c == '\r';
+            if (c != '\r') out += c;
         }
     }
-    void reset() noexcept { line_start_ = true; }
+    void reset() noexcept {
+        line_start_ = true;
+        after_cr_ = false;
+    }
 
 private:
     bool line_start_ = true;
+    bool after_cr_ = false;
 };
 
 }  // namespace mailload::sansio

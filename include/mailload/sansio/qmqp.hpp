@@ -81,9 +81,7 @@ public:
         const action_type last = last_;
         last_ = action_type::done;
         if (last == action_type::write || last == action_type::read) {
-            if (!ec && n == 0 && last == action_type::read) ec = error::lost_connection;
-            if (ec == boost::system::errc::connection_reset || ec == boost::system::errc::broken_pipe)
-                ec = error::lost_connection;
+            ec = peer_result(ec, last == action_type::read && n == 0);
             if (ec) return next_action::done(ec);
             if (last == action_type::read) in_end_ = n;
         }
@@ -180,11 +178,11 @@ public:
         last_ = action_type::done;
         if (last == action_type::write) {
             write_failed_ = static_cast<bool>(ec);
-            if (ec) return next_action::done(ec);
+            if (ec) return next_action::done(peer_result(ec, false));
             return next_action::close();
         }
         if (last == action_type::read) {
-            if (!ec && n == 0) ec = error::lost_connection;
+            ec = peer_result(ec, n == 0);
             if (ec) return next_action::done(ec);
             boost::system::error_code perr;
             request_.feed(std::string_view(inbuf_.data(), n), perr);  // bytes after the ',' are ignored

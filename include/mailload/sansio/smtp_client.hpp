@@ -144,6 +144,7 @@ public:
     next_action resume(boost::system::error_code ec = {}, std::size_t n = 0) {
         switch (last_) {
         case action_type::write:
+            ec = peer_result(ec, false);
             if (ec) return remember(fail_io(ec));
             if (state_ == state::dot) {
                 ++stats_.messages_sent;
@@ -151,7 +152,8 @@ public:
             }
             break;
         case action_type::read:
-            if (ec || n == 0) return remember(fail_io(ec));
+            ec = peer_result(ec, n == 0);
+            if (ec) return remember(fail_io(ec));
             in_end_ += n;
             break;
         case action_type::next_message:
@@ -197,8 +199,6 @@ private:
     // An I/O error (or end of input): a peer that goes away after QUIT did all it had to.
     next_action fail_io(boost::system::error_code ec) {
         if (state_ == state::quit) return next_action::close();
-        if (!ec || ec == boost::system::errc::connection_reset || ec == boost::system::errc::broken_pipe)
-            ec = error::lost_connection;
         return next_action::done(ec);
     }
 

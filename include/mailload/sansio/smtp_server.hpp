@@ -8,6 +8,7 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -61,7 +62,7 @@ private:
 /// (0-99) below `odds` before the first one that is not; without odds, always `delay`.
 struct command_delay {
     std::chrono::steady_clock::duration delay{};
-    int odds = -1;  ///< 0-99, or -1: no dice
+    int odds = 0;  ///< 1-99; 0: no dice (always `delay`)
 };
 
 /// The server's behaviour: smtp-sink's flags as data.
@@ -179,11 +180,12 @@ public:
         switch (last_) {
         case action_type::write:
             write_failed_ = static_cast<bool>(ec);
-            if (ec) return remember(end_connection(ec));
+            if (ec) return remember(end_connection(peer_result(ec, false)));
             out_.clear();
             break;
         case action_type::read:
-            if (ec || n == 0) return remember(end_connection(ec ? ec : error::lost_connection));
+            ec = peer_result(ec, n == 0);
+            if (ec) return remember(end_connection(ec));
             in_end_ += n;
             break;
         case action_type::wait:
@@ -229,7 +231,12 @@ private:
     next_action step() {
         for (;;) {
             if (qlen_) return pop();
-            if (closing_) return out_.empty() ? next_action::close() : flush();
+            if (closing_) {
+                if (!out_.empty()) return flush();
+                end_transaction();  // QUIT, -q, -Q, -A or a long line with a transaction open
+                if (qlen_) continue;
+                return next_action::close();
+            }
             if (data_mode_ ? take_data() : take_line()) continue;
             if (closing_ || qlen_) continue;
             if (!out_.empty()) return flush();
@@ -302,6 +309,7 @@ private:
         return true;
     }
 
+    // `line` lies in inbuf_, which this may change: the arguments' non-printable bytes become '?'.
     void handle_line(std::string_view line) {
         if (cfg_.trace) push_event({server_event::command, smtp_command::connect, line, {}});
         std::size_t b = 0;
@@ -310,6 +318,11 @@ private:
         while (e < line.size() && line[e] != ' ' && line[e] != '\t') ++e;
         const std::string_view name = line.substr(b, e - b);
         const std::string_view args = e < line.size() ? line.substr(e + 1) : std::string_view{};
+        if (!args.empty()) {
+            char* const first = inbuf_.data() + (args.data() - inbuf_.data());
+            for (char* c = first; c != first + args.size(); ++c)
+                if (static_cast<unsigned char>(*c) < 0x20 || static_cast<unsigned char>(*c) >= 0x7f) *c = '?';
+        }
         if (name.empty()) return reply("500 5.5.2 Error: unknown command\r\n");
         const auto cmd = find_smtp_command(name);
         if (!cmd || !enabled(*cmd)) return reply("500 5.5.1 Error: unknown command\r\n");
@@ -355,7 +368,7 @@ private:
     }
 
     std::chrono::steady_clock::duration delay_of(const command_delay& d) {
-        if (d.odds < 0) return d.delay;
+        if (d.odds <= 0) return d.delay;  // Postfix rolls dice only for odds above 0
         std::uniform_int_distribution<int> die(0, 99);
         int k = 0;
         while (die(rng_) < d.odds) ++k;
@@ -407,7 +420,7 @@ private:
     void hello(smtp_command cmd, std::string_view args, std::string_view text) {
         end_transaction();
         proto_ = cfg_.lmtp ? client_proto::lmtp : cmd == smtp_command::helo ? client_proto::smtp : client_proto::esmtp;
-        helo_args_.assign(trim(args));
+        helo_args_.assign(args.substr(std::min(args.find_first_not_of(' '), args.size())));
         have_helo_ = true;
         push_event({server_event::helo, cmd, {}, helo_args_});
         reply(text);

@@ -675,6 +675,7 @@ BOOST_FIXTURE_TEST_CASE(a_nul_byte_cuts_the_line, fixture)
                             ev("command", "FOO"),
                             ev("command", "QUIT"),
                             ev("quit"),
+                            ev("reset"),  // QUIT with a transaction open
                         })
     );
 }
@@ -1026,6 +1027,7 @@ BOOST_FIXTURE_TEST_CASE(syslog_reports_the_command_as_typed, fixture)
                             ev("syslog", "MAIL|FROM:<a@example>", "mail"),
                             ev("mail", "<a@example>"),
                             ev("quit"),
+                            ev("reset"),  // QUIT with a transaction open
                         })
     );
 }
@@ -1401,14 +1403,15 @@ BOOST_FIXTURE_TEST_CASE(delayed_reply_keeps_later_pipelined_replies_after_it, fi
     }
 }
 
-BOOST_FIXTURE_TEST_CASE(delay_odds_zero_never_waits, fixture)
+BOOST_FIXTURE_TEST_CASE(delay_odds_zero_always_waits_the_full_delay, fixture)
 {
+    // Postfix rolls dice only when odds > 0: -W noop:1:0 delays every reply by 1 s.
     cfg.delays[static_cast<std::size_t>(smtp_command::noop)] = command_delay{1s, 0};
     smtp_server srv(cfg, 42);
     srv.start();
-    const transcript t = feed(srv, {times(1000, "NOOP\r\n") + "QUIT\r\n"});
-    BOOST_TEST(t.waits.empty());
-    BOOST_TEST(t.output == greeting + times(1000, ok) + bye);
+    const transcript t = feed(srv, {times(100, "NOOP\r\n") + "QUIT\r\n"});
+    BOOST_TEST(t.waits == std::vector<std::chrono::steady_clock::duration>(100, 1s));
+    BOOST_TEST(t.output == greeting + times(100, ok) + bye);
 }
 
 BOOST_FIXTURE_TEST_CASE(delay_odds_distribution, fixture)
@@ -1478,10 +1481,11 @@ BOOST_FIXTURE_TEST_CASE(abort_after_data, fixture)
         const auto want_wait = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
         BOOST_TEST(ms(r.out.waits) == (std::vector<long long>{want_wait}));
         const auto& t = r.out.trace;
-        BOOST_TEST_REQUIRE(t.size() >= 4u);
-        BOOST_TEST(t[t.size() - 4].starts_with("write \"354"));
-        BOOST_TEST(t[t.size() - 3] == "wait " + std::to_string(want_wait) + " ms");
-        BOOST_TEST(t[t.size() - 2] == "write \"550 This violates SMTP\\r\\n\"");
+        BOOST_TEST_REQUIRE(t.size() >= 5u);
+        BOOST_TEST(t[t.size() - 5].starts_with("write \"354"));
+        BOOST_TEST(t[t.size() - 4] == "wait " + std::to_string(want_wait) + " ms");
+        BOOST_TEST(t[t.size() - 3] == "write \"550 This violates SMTP\\r\\n\"");
+        BOOST_TEST(t[t.size() - 2].starts_with("event {reset"));  // the transaction ends unfinished
         BOOST_TEST(t[t.size() - 1] == "close");
         BOOST_TEST(r.algo->stats().messages == 0u);
     }
@@ -1732,7 +1736,8 @@ BOOST_FIXTURE_TEST_CASE(helo_args_and_proto, fixture)
         const auto r = after({
             {"EHLO \t client.example  x\r\n", ehlo_all}
         });
-        BOOST_TEST(r.algo->helo_args().value_or("(none)") == "client.example  x");
+        // Postfix's printable() turns the tab into '?' first, then only spaces are skipped
+        BOOST_TEST(r.algo->helo_args().value_or("(none)") == "? client.example  x");
         BOOST_TEST(r.algo->proto() == client_proto::esmtp);
     }
     {
