@@ -1459,5 +1459,48 @@ class DeliberateDifferencesTest(unittest.TestCase):
         self.assertEqual(os.listdir(d), [])
 
 
+class LoadTest(unittest.TestCase):
+    """Built for load: 10,000 idle connections at once, each greeted, while another client is
+    served; the sink raises its own open-files limit, and its memory stays bounded."""
+
+    IDLE = 10000
+
+    def test_ten_thousand_idle_connections(self):
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # started with this process's limit (1024 here by default): the sink must raise its own
+        server, target = start_sink(OURS, ["-c", "-m", str(self.IDLE + 10)], backlog=4096)
+        self.addCleanup(server.stop)
+        want = self.IDLE + 256
+        if soft < want:  # this test's own end of the connections (the sink raises its own limit)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard) if hard != resource.RLIM_INFINITY else want, hard))
+        self.assertGreaterEqual(resource.getrlimit(resource.RLIMIT_NOFILE)[0], want,
+                                "this machine's hard limit on open files is below %d" % want)
+        worker = support.connect_to(target)  # connected first: a low descriptor number
+        self.addCleanup(worker.close)
+        idle = []
+        self.addCleanup(lambda: [s.close() for s in idle])
+        for _ in range(self.IDLE):
+            idle.append(support.connect_to(target))
+        for sock in idle:  # every one is greeted: none waits on another
+            self.assertEqual(support.LineReader(sock).readline(), GREETING)
+        with open("/proc/%d/status" % server.pid) as f:
+            rss_kb = int(next(l for l in f if l.startswith("VmRSS:")).split()[1])
+        self.assertLess(rss_kb, 400 * 1024, "RSS %d kB with %d idle connections" % (rss_kb, self.IDLE))
+        # a working client is served meanwhile
+        reader = support.LineReader(worker)
+        worker.sendall(b"HELO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n")
+        replies = [reader.readline() for _ in range(7)]
+        self.assertEqual(replies, [GREETING, b"250 smtp-sink\r\n", b"250 2.1.0 Ok\r\n", b"250 2.1.5 Ok\r\n",
+                                   b"354 End data with <CR><LF>.<CR><LF>\r\n", b"250 2.0.0 Ok\r\n", b"221 Bye\r\n"])
+        for sock in idle:
+            sock.close()
+        idle.clear()
+        support.wait_until(lambda: (support.sink_counters(server.stdout(), complete_only=True) or [{"sess": 0}])[-1]["sess"]
+                           == self.IDLE + 1, 30, "every session to end")
+        self.assertEqual(support.sink_counters(server.stdout(), complete_only=True)[-1],
+                         {"sess": self.IDLE + 1, "quit": 1, "mesg": 1})
+
+
 if __name__ == "__main__":
     unittest.main()
