@@ -64,6 +64,9 @@ void help() {
         "  --compat=3.9        Postfix 3.9+ behaviour: appended recipient numbers (foo0@host), -r numbers\n"
         "                      too, zero-padded Date: day (default 3.8, as Debian 12's Postfix)\n"
         "  --connect-limit=N   connects in progress at once (default 0: no limit; 1: Postfix's way)\n"
+        "  --pipelining        greet with EHLO; if the server announces PIPELINING, send MAIL, every\n"
+        "                      RCPT and DATA in one write, and the content with QUIT or (-d) the next\n"
+        "                      transaction's commands (RFC 2920); otherwise lock-step as Postfix\n"
         "  --timeout=SECONDS   time limit for each connect, read and write (default 300)\n"
         "  -w and -R accept fractional seconds.\n"
         "  --help, --version\n",
@@ -97,8 +100,9 @@ std::string read_file(const char* path) {
 
 settings parse(int argc, char** argv) {
     settings s;
-    enum { opt_compat = 256, opt_connect_limit, opt_timeout, opt_help, opt_version };
+    enum { opt_compat = 256, opt_connect_limit, opt_timeout, opt_pipelining, opt_help, opt_version };
     static const option longopts[] = {
+        {"pipelining", no_argument, nullptr, opt_pipelining},
         {"compat", required_argument, nullptr, opt_compat},
         {"connect-limit", required_argument, nullptr, opt_connect_limit},
         {"timeout", required_argument, nullptr, opt_timeout},
@@ -170,6 +174,7 @@ settings parse(int argc, char** argv) {
         case opt_timeout:
             o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout"));
             break;
+        case opt_pipelining: o.client.pipelining = true; break;
         case opt_help: help(); std::exit(0);
         case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); std::exit(0);
         default: usage();
@@ -189,7 +194,14 @@ struct cli_observer {
 
     void on_event(const sansio::client_event& e) {
         switch (e.kind) {
-        case sansio::client_event::sent: cli::info(e.text); break;
+        case sansio::client_event::sent:  // a pipelined batch is several lines
+            for (std::string_view rest = e.text;;) {
+                const auto crlf = rest.find("\r\n");
+                cli::info(rest.substr(0, crlf));
+                if (crlf == std::string_view::npos) break;
+                rest.remove_prefix(crlf + 2);
+            }
+            break;
         case sansio::client_event::reply:
             for (std::string_view rest = e.text;;) {
                 const auto nl = rest.find('\n');

@@ -85,6 +85,7 @@ public:
 
     explicit source(source_options options, Pacing pacing = {}) : opts_(std::move(options)), pacing_(pacing) {
         opts_.client.lmtp = Protocol::is_lmtp;
+        opts_.client.pipeline_next = !Pacing::paced;  // claiming early would skip the wait
     }
 
     /// Parses and resolves `address` (`[inet:]host[:port]` or `unix:pathname`) and runs.

@@ -38,6 +38,9 @@ struct client_config {
     bool keep_alive = false;      ///< -d: next message on the same connection
     bool ignore_rejects = false;  ///< -A: warn about unexpected replies and carry on
     bool trace = false;           ///< report every command and reply as an event (-v)
+    bool pipelining = false;      ///< greet with EHLO and, if PIPELINING is announced, batch commands
+    bool pipeline_next = true;    ///< with keep_alive: send the next MAIL/RCPT/DATA with the "."
+                                  ///< (needs the next message claimed early: off when pacing)
     std::string helo_name;        ///< HELO/LHLO argument
     std::string sender;           ///< MAIL FROM:<sender>
     std::string recipient;        ///< RCPT TO:<recipient>, numbered as `numbering` says
@@ -130,6 +133,7 @@ public:
     void start(std::uint32_t fd, std::uint32_t left) noexcept {
         fd_ = fd;
         left_ = left;
+        pipelined_ = helo_fallback_ = next_sent_ = quit_after_dot_ = claiming_ = lone_dot_ = false;
         in_begin_ = in_end_ = 0;
         reply_.reset();
         qlen_ = 0;
@@ -146,7 +150,7 @@ public:
         case action_type::write:
             ec = peer_result(ec, false);
             if (ec) return remember(fail_io(ec));
-            if (state_ == state::dot) {
+            if (state_ == state::dot && !lone_dot_) {
                 ++stats_.messages_sent;
                 push_event({client_event::message_sent, client_stage::dot, 0, {}});
             }
@@ -157,7 +161,8 @@ public:
             in_end_ += n;
             break;
         case action_type::next_message:
-            if (ec) send(state::quit, "QUIT");
+            if (claiming_) finish_pipelined_message(!ec);
+            else if (ec) send(state::quit, "QUIT");
             else begin_transaction();
             break;
         default: break;
@@ -175,6 +180,9 @@ public:
     std::string_view failure_text() const noexcept { return reply_.text(); }
     const client_stats& stats() const noexcept { return stats_; }
     const client_config& config() const noexcept { return cfg_; }
+
+    /// Whether this connection batches commands (asked for, and PIPELINING announced).
+    bool pipelined() const noexcept { return pipelined_; }
 
     /// A fatal error in Postfix's words: "recipient rejected: 550 …", "lost connection while …".
     std::string failure_message(boost::system::error_code ec) const {
@@ -224,6 +232,10 @@ private:
         const int code = reply_.code();
         const bool ok = state_ == state::data ? code == 354 : code / 100 == 2;
         if (state_ == state::quit) return push(next_action::close());
+        if (!ok && state_ == state::helo && cfg_.pipelining && !cfg_.lmtp && !helo_fallback_) {
+            helo_fallback_ = true;  // no ESMTP: greet again with HELO, and go lock-step
+            return send(state::helo, "HELO ", cfg_.helo_name);
+        }
         if (!ok) {
             ++stats_.rejected[static_cast<std::size_t>(stage_of(state_))];
             if (!cfg_.ignore_rejects) return push(next_action::done(error::rejected));
@@ -232,10 +244,16 @@ private:
         }
         switch (state_) {
         case state::greeting:
-            return cfg_.send_helo ? send(state::helo, cfg_.lmtp ? "LHLO " : "HELO ", cfg_.helo_name)
-                                  : begin_transaction();
-        case state::helo: return begin_transaction();
+            if (!cfg_.send_helo) return begin_transaction();
+            return send(state::helo, cfg_.lmtp ? "LHLO " : cfg_.pipelining ? "EHLO " : "HELO ", cfg_.helo_name);
+        case state::helo:
+            pipelined_ = ok && cfg_.pipelining && !helo_fallback_ && announces_pipelining(reply_.lines());
+            return begin_transaction();
         case state::mail:
+            if (pipelined_) {  // the RCPTs and DATA are on their way: take their replies in turn
+                state_ = cfg_.rcpt_count ? state::rcpt : state::data;
+                return;
+            }
             if (!ok) return send(state::rset, "RSET");
             rcpt_sent_ = rcpt_ok_ = 0;
             return send_rcpt();
@@ -244,12 +262,24 @@ private:
                 ++rcpt_ok_;
                 ++stats_.recipients_accepted;
             }
+            if (pipelined_) {
+                if (++rcpt_replies_ == cfg_.rcpt_count) state_ = state::data;
+                return;
+            }
             if (rcpt_sent_ < cfg_.rcpt_count) return send_rcpt();
             return rcpt_ok_ > 0 ? send(state::data, "DATA") : send(state::rset, "RSET");
         case state::data:
             if (!ok) return send(state::rset, "RSET");
+            if (rcpt_ok_ == 0) {  // pipelined, DATA accepted with no recipient: end it (RFC 2920 3.1)
+                lone_dot_ = true;
+                return send(state::dot, ".");
+            }
             return send_message();
         case state::dot:
+            if (lone_dot_) {  // nothing was sent, nothing is counted, whatever the reply
+                lone_dot_ = false;
+                return end_transaction();
+            }
             if (ok) dot_ok_ = true;
             if (--replies_due_ > 0) return;
             if (dot_ok_) {
@@ -262,18 +292,63 @@ private:
         }
     }
 
-    void begin_transaction() { send(state::mail, "MAIL FROM:<", cfg_.sender, ">"); }
+    void begin_transaction() {
+        if (!pipelined_) return send(state::mail, "MAIL FROM:<", cfg_.sender, ">");
+        cmd_.clear();
+        batch_into(cmd_);
+        queue_command(state::mail);
+    }
+
+    // MAIL, every RCPT and DATA, as one batch (RFC 2920); their replies come in order.
+    void batch_into(std::string& out) {
+        out.append("MAIL FROM:<").append(cfg_.sender).append(">\r\n");
+        rcpt_sent_ = rcpt_ok_ = rcpt_replies_ = 0;
+        for (std::uint32_t i = 0; i < cfg_.rcpt_count; ++i) append_rcpt(out);
+        out.append("DATA\r\n");
+    }
 
     void end_transaction() {
+        if (quit_after_dot_) {  // the QUIT went with the "."
+            state_ = state::quit;
+            return;
+        }
+        if (next_sent_) {  // so did the next transaction's commands: their replies come next
+            next_sent_ = false;
+            state_ = state::mail;
+            return;
+        }
         if (!cfg_.keep_alive) return send(state::quit, "QUIT");
         state_ = state::between;
         push(next_action::next_message());
     }
 
+    static bool announces_pipelining(std::string_view lines) noexcept {
+        for (std::size_t at = lines.find('\n'); at != std::string_view::npos; at = lines.find('\n', at + 1)) {
+            std::string_view keyword = lines.substr(at + 1);
+            keyword = keyword.substr(0, keyword.find('\n'));
+            if (keyword.size() < 4) continue;
+            keyword.remove_prefix(4);  // "250-" or "250 "
+            keyword = keyword.substr(0, keyword.find(' '));
+            constexpr std::string_view want = "PIPELINING";
+            if (keyword.size() != want.size()) continue;
+            bool same = true;
+            for (std::size_t i = 0; i < want.size() && same; ++i)
+                same = (keyword[i] & ~0x20) == want[i];
+            if (same) return true;
+        }
+        return false;
+    }
+
     void send_rcpt() {
+        cmd_.clear();
+        append_rcpt(cmd_);
+        queue_command(state::rcpt);
+    }
+
+    // "RCPT TO:<…>\r\n" for the next recipient, numbered as configured; to_ keeps the address.
+    void append_rcpt(std::string& out) {
         const std::uint32_t i = rcpt_sent_++;
         ++stats_.recipients_sent;
-        cmd_.assign("RCPT TO:<");
         to_.clear();
         switch (cfg_.numbering) {
         case rcpt_numbering::off: to_ = cfg_.recipient; break;
@@ -291,9 +366,7 @@ private:
             to_ += at_domain_;
             break;
         }
-        cmd_ += to_;
-        cmd_ += ">\r\n";
-        queue_command(state::rcpt);
+        out.append("RCPT TO:<").append(to_).append(">\r\n");
     }
 
     void send_message() {
@@ -304,12 +377,31 @@ private:
         dot_ok_ = false;
         state_ = state::dot;
         if (cfg_.trace) push_event({client_event::sent, client_stage::dot, 0, "."});
-        if (msg_.has_headers()) {
-            msg_.headers(headers_, to, fd_, left_);
-            push(next_action::write({headers_, msg_.body()}));
+        headers_.clear();
+        if (msg_.has_headers()) msg_.headers(headers_, to, fd_, left_);
+        if (!pipelined_) return push(next_action::write({headers_, msg_.body()}));
+        if (!cfg_.keep_alive) return finish_pipelined_message(false);
+        if (!cfg_.pipeline_next) return push(next_action::write({headers_, msg_.body()}));
+        claiming_ = true;  // claim the next message now, to send its commands with this "."
+        push(next_action::next_message());
+    }
+
+    // The content and "." go out with what follows them: the next transaction's commands when
+    // a message was claimed, else QUIT.
+    void finish_pipelined_message(bool claimed) {
+        claiming_ = false;
+        cmd_.clear();
+        if (claimed) {
+            batch_into(cmd_);
+            next_sent_ = true;
         } else {
-            push(next_action::write({msg_.body()}));
+            cmd_ = "QUIT\r\n";
+            quit_after_dot_ = true;
         }
+        if (cfg_.trace)
+            push_event({client_event::sent, claimed ? client_stage::mail : client_stage::quit, 0,
+                        std::string_view(cmd_).substr(0, cmd_.size() - 2)});
+        push(next_action::write({headers_, msg_.body(), cmd_}));
     }
 
     void send(state s, std::string_view a, std::string_view b = {}, std::string_view c = {}) {
@@ -356,13 +448,15 @@ private:
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string cmd_, headers_, to_;
 
-    std::array<queued, 4> q_{};
+    std::array<queued, 8> q_{};
     std::uint8_t qhead_ = 0, qlen_ = 0;
     client_event event_;
     action_type last_ = action_type::done;
     state state_ = state::greeting;
     bool dot_ok_ = false;
-    std::uint32_t rcpt_sent_ = 0, rcpt_ok_ = 0, replies_due_ = 0;
+    bool pipelined_ = false, helo_fallback_ = false, next_sent_ = false, quit_after_dot_ = false, claiming_ = false,
+         lone_dot_ = false;
+    std::uint32_t rcpt_sent_ = 0, rcpt_ok_ = 0, rcpt_replies_ = 0, replies_due_ = 0;
     std::uint32_t fd_ = 0, left_ = 0;
     client_stats stats_;
 };
