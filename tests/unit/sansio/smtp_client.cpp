@@ -55,7 +55,7 @@ struct mailload::test::algo_traits<smtp_client>
     static std::string stage(const smtp_client& c) { return stage_name(c.stage()); }
     static std::string stage_of_write(std::string_view w)
     {
-        if (w.starts_with("HELO ") || w.starts_with("LHLO "))
+        if (w.starts_with("HELO ") || w.starts_with("LHLO ") || w.starts_with("EHLO "))
             return "helo";
         if (w.starts_with("MAIL FROM:"))
             return "mail";
@@ -1181,6 +1181,162 @@ BOOST_FIXTURE_TEST_CASE(start_forgets_buffered_input, fixture)
     o = default_dialog().run(*c);
     BOOST_TEST(o.failure.empty(), "after half a stale reply: " << o.failure);
     BOOST_TEST(c->stats().messages_sent == 2u);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// ESMTP PIPELINING (RFC 2920), --pipelining
+
+namespace {
+const std::string ehlo_pipelining = "250-smtp-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+const std::string batch = "MAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n";
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(pipelining_sends_each_transaction_in_two_writes, fixture)
+{
+    cfg.pipelining = true;
+    script s;
+    s.respond("220 hi\r\n")
+        .expect_write("EHLO vm\r\n")
+        .respond(ehlo_pipelining)
+        .expect_write(batch)
+        .respond("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n")
+        .expect_write(message() + "QUIT\r\n")
+        .respond("250 2.0.0 Ok\r\n221 Bye\r\n")
+        .expect_close();
+    const auto [out, c] = s.check(make());
+    BOOST_TEST(c->pipelined());
+    BOOST_TEST(c->stats().messages_accepted == 1u);
+    BOOST_TEST(out.events == (std::vector<recorded_event>{ev("message_sent", "dot"), ev("accepted", "dot")}));
+    s.check_network_errors(make());
+}
+
+BOOST_FIXTURE_TEST_CASE(pipelining_with_keep_alive_sends_the_next_commands_with_the_dot, fixture)
+{
+    cfg.pipelining = true;
+    cfg.keep_alive = true;
+    script s;
+    s.respond("220 hi\r\n")
+        .expect_write("EHLO vm\r\n")
+        .respond(ehlo_pipelining)
+        .expect_write(batch)
+        .respond("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n")
+        .expect_next_message(true, [](smtp_client& c) { c.set_left(1); })
+        .expect_write(message() + batch)  // this message's Message-Id was made before the claim
+        .respond("250 2.0.0 Ok\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n")
+        .expect_next_message(false)
+        .expect_write(message("foo@vm", "0001") + "QUIT\r\n")
+        .respond("250 2.0.0 Ok\r\n221 Bye\r\n")
+        .expect_close();
+    const auto [out, c] = s.check(make());
+    BOOST_TEST(c->stats().messages_sent == 2u);
+    BOOST_TEST(c->stats().messages_accepted == 2u);
+    s.check_network_errors(make());
+}
+
+BOOST_FIXTURE_TEST_CASE(pipelining_without_the_announcement_is_lock_step, fixture)
+{
+    cfg.pipelining = true;
+    script s;
+    s.respond("220 hi\r\n")
+        .expect_write("EHLO vm\r\n")
+        .respond("250-smtp-sink\r\n250 8BITMIME\r\n")
+        .expect_write("MAIL FROM:<foo@vm>\r\n")
+        .respond("250 ok\r\n")
+        .expect_write("RCPT TO:<foo@vm>\r\n")
+        .respond("250 ok\r\n")
+        .expect_write("DATA\r\n")
+        .respond("354 go\r\n")
+        .expect_write(message())
+        .respond("250 ok\r\n")
+        .expect_write("QUIT\r\n")
+        .respond("221 Bye\r\n")
+        .expect_close();
+    const auto [out, c] = s.check(make());
+    BOOST_TEST(!c->pipelined());
+}
+
+BOOST_FIXTURE_TEST_CASE(pipelining_falls_back_to_helo_when_ehlo_is_refused, fixture)
+{
+    cfg.pipelining = true;
+    script s;
+    s.respond("220 hi\r\n")
+        .expect_write("EHLO vm\r\n")
+        .respond("500 5.5.1 Error: unknown command\r\n")
+        .expect_write("HELO vm\r\n")
+        .respond("250 hi\r\n")
+        .expect_write("MAIL FROM:<foo@vm>\r\n")
+        .respond("250 ok\r\n")
+        .expect_write("RCPT TO:<foo@vm>\r\n")
+        .respond("250 ok\r\n")
+        .expect_write("DATA\r\n")
+        .respond("354 go\r\n")
+        .expect_write(message())
+        .respond("250 ok\r\n")
+        .expect_write("QUIT\r\n")
+        .respond("221 Bye\r\n")
+        .expect_close();
+    const auto [out, c] = s.check(make());
+    BOOST_TEST(!c->pipelined());
+    BOOST_TEST(out.events.empty() == false);
+    BOOST_TEST(c->stats().rejected[static_cast<int>(client_stage::helo)] == 0u);  // a fallback, not a rejection
+}
+
+BOOST_FIXTURE_TEST_CASE(pipelining_keeps_per_recipient_results_exact, ignore_fixture)
+{
+    cfg.pipelining = true;
+    cfg.rcpt_count = 3;
+    cfg.numbering = rcpt_numbering::prepend_countdown;
+    script s;
+    s.respond("220 hi\r\n")
+        .expect_write("EHLO vm\r\n")
+        .respond(ehlo_pipelining)
+        .expect_write("MAIL FROM:<foo@vm>\r\nRCPT TO:<3foo@vm>\r\nRCPT TO:<2foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go\r\n")
+        .expect_write(message() + "QUIT\r\n")
+        .respond("250 ok\r\n221 Bye\r\n")
+        .expect_close();
+    const auto [out, c] = s.check(make());
+    BOOST_TEST(c->stats().recipients_sent == 3u);
+    BOOST_TEST(c->stats().recipients_accepted == 2u);
+    BOOST_TEST(c->stats().rejected[static_cast<int>(client_stage::rcpt)] == 1u);
+    BOOST_TEST(out.events.at(0) == ev("rejected", "rcpt", 550, "5.1.1 no such user"));
+}
+
+BOOST_FIXTURE_TEST_CASE(pipelining_with_every_recipient_refused_resets, ignore_fixture)
+{
+    cfg.pipelining = true;
+    for (const std::string data_reply : {"503 5.5.1 Error: need RCPT command\r\n", "354 go\r\n"})
+    {
+        script s;
+        s.respond("220 hi\r\n")
+            .expect_write("EHLO vm\r\n")
+            .respond(ehlo_pipelining)
+            .expect_write(batch)
+            .respond("250 ok\r\n550 no\r\n" + data_reply);
+        if (data_reply.starts_with("354"))  // DATA accepted anyway: a lone "." ends it (RFC 2920 3.1)
+            s.expect_write(".\r\n").respond("554 no valid recipients\r\n").expect_write("QUIT\r\n");
+        else
+            s.expect_write("RSET\r\n").respond("250 ok\r\n").expect_write("QUIT\r\n");
+        s.respond("221 Bye\r\n").expect_close();
+        const auto [out, c] = s.check(make());
+        BOOST_TEST(c->stats().messages_sent == 0u);
+        BOOST_TEST(c->stats().messages_accepted == 0u);
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(pipelining_without_ignore_rejects_stops_at_the_first_rejection, fixture)
+{
+    cfg.pipelining = true;
+    script s;
+    s.respond("220 hi\r\n")
+        .expect_write("EHLO vm\r\n")
+        .respond(ehlo_pipelining)
+        .expect_write(batch)
+        .respond("250 ok\r\n550 5.1.1 no such user\r\n503 need RCPT\r\n")
+        .expect_done(error::rejected);
+    const auto [out, c] = s.check(make());
+    BOOST_TEST(c->failure_message(error::rejected) == "recipient rejected: 550 5.1.1 no such user");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
