@@ -693,5 +693,61 @@ class DifferencesTest(unittest.TestCase):
         self.assertLess(res.elapsed, 20)
 
 
+# ================================================================================================
+# 5. --pipelining (RFC 2920) against Postfix's smtp-sink and our own
+# ================================================================================================
+
+class PipeliningTest(unittest.TestCase):
+    """--pipelining: EHLO; with PIPELINING announced, MAIL+RCPT+DATA in one write and the content
+    with QUIT (or, under -d, with the next transaction's commands). The bytes on the wire are
+    the lock-step ones but for EHLO; every message counted; without the announcement (-p) or
+    without EHLO (-e) it falls back to lock-step."""
+
+    def counted(self, sink_options, args, messages, family="inet", sink=support.SMTP_SINK):
+        workdir = support.make_tempdir("mailload-pipe-")
+        self.addCleanup(support.remove_tempdir, workdir)
+        server, address, _ = support.start_smtp_sink(workdir, ["-c"] + list(sink_options), family=family, sink=sink)
+        self.addCleanup(server.stop)
+        res = support.run([OURS, "--pipelining", "-m", str(messages)] + list(args) + [address])
+        self.assertEqual(res.returncode, 0, res)
+        self.assertEqual(res.stderr, b"", res)
+        support.wait_until(lambda: (support.sink_counters(server.stdout(), complete_only=True) or [{"mesg": -1}])[-1]
+                           ["mesg"] == messages, 20, "the sink to count %d messages" % messages)
+
+    def test_counts_against_postfix_sink(self):
+        self.counted([], ["-d", "-s", "10", "-r", "3", "-l", "1000"], 5000)
+
+    def test_counts_new_connection_per_message(self):
+        self.counted([], ["-s", "10", "-l", "1000"], 2000)
+
+    def test_counts_lmtp_over_unix(self):
+        self.counted(["-L"], ["-L", "-d", "-s", "5", "-r", "2"], 3000, family="unix")
+
+    def test_counts_against_our_sink(self):
+        ours = os.path.join(BINDIR, "smtp-sink")
+        self.counted([], ["-d", "-s", "10", "-r", "5"], 5000, sink=ours)
+
+    def test_falls_back_without_the_announcement(self):
+        self.counted(["-p"], ["-d", "-s", "2"], 200)
+
+    def test_falls_back_to_helo_without_esmtp(self):
+        self.counted(["-e"], ["-d", "-s", "2"], 200)
+
+    def test_wire_bytes_are_lock_step_bytes_but_for_ehlo(self):
+        workdir = support.make_tempdir("mailload-pipe-")
+        self.addCleanup(support.remove_tempdir, workdir)
+        server, _, target = support.start_smtp_sink(workdir, [])
+        self.addCleanup(server.stop)
+        for args in (["-d", "-m", "3", "-r", "2"], ["-m", "1"], ["-L", "-d", "-m", "2"]):
+            if "-L" in args:
+                lserver, _, ltarget = support.start_smtp_sink(workdir, ["-L"])
+                self.addCleanup(lserver.stop)
+            res_p, pipelined = run_via_relay(OURS, ["--pipelining"] + args, ltarget if "-L" in args else target)
+            res_l, lockstep = run_via_relay(OURS, args, ltarget if "-L" in args else target)
+            self.assertEqual((res_p.returncode, res_l.returncode), (0, 0), (res_p, res_l))
+            want = [norm_wire(c).replace(b"HELO ", b"EHLO ", 1) for c in lockstep]
+            self.assertEqual([norm_wire(c) for c in pipelined], want, args)
+
+
 if __name__ == "__main__":
     unittest.main()
