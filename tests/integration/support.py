@@ -742,3 +742,48 @@ def sink_counters(stdout, complete_only=False):
 
 def log(*args):
     print(*args, file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------
+# has the server read what a loopback TCP client sent?
+# --------------------------------------------------------------------------------------------
+
+def tcp_server_side(server_port, client_port):
+    """(state, Recv-Q, bytes_received) of the server's end of the loopback TCP connection between
+    `client_port` and `server_port`, from `ss -tin`; None when there is no such socket (any more).
+
+    The connection may still wait in the listener's backlog: its Recv-Q fills all the same."""
+    out = subprocess.run(["ss", "-Htin", "( sport = :%d and dport = :%d )" % (server_port, client_port)],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=LISTEN_TIMEOUT).stdout
+    entries = []        # [state, Recv-Q, details] per socket: a line, then indented details
+    for line in out.decode(errors="replace").splitlines():
+        if line[:1].isspace() and entries:
+            entries[-1][2] += line
+        elif line.split():
+            fields = line.split()
+            entries.append([fields[0], int(fields[1]), ""])
+    if not entries:
+        return None
+    # an ESTAB one first (an old TIME-WAIT socket of the same two ports may linger beside it)
+    state, recv_q, details = sorted(entries, key=lambda e: e[0] != "ESTAB")[0]
+    m = re.search(r"\bbytes_received:(\d+)", details)
+    return state, recv_q, int(m.group(1)) if m else 0
+
+
+def wait_tcp_consumed(sock, sent, timeout=LISTEN_TIMEOUT):
+    """Wait until the server end of the loopback TCP connection `sock` (a connected client
+    socket) has received `sent` bytes in all AND its program has read every one of them
+    (Recv-Q 0), or the server has closed its end: a part sent after this reaches the server
+    as a separate read."""
+    try:
+        server_port = sock.getpeername()[1]
+        client_port = sock.getsockname()[1]
+    except OSError:    # reset by the server already
+        return
+
+    def consumed():
+        state = tcp_server_side(server_port, client_port)
+        if state is None or state[0] != "ESTAB":
+            return True    # closed (and never to read again)
+        return state[2] >= sent and state[1] == 0
+    wait_until(consumed, timeout, "the server to read %d bytes from client port %d" % (sent, client_port))
