@@ -56,7 +56,10 @@ struct cli_observer {
 
     void on_event(const session_info&, const sansio::server_event& e) {
         if (e.kind != sansio::server_event::message) return;
-        if (verbose > 1) cli::info("netstring_put: write netstring len 3 data KOk");
+        if (verbose > 1) {
+            cli::info("netstring_get_length: read netstring length " + std::to_string(e.size));
+            cli::info("netstring_put: write netstring len 3 data KOk");
+        }
         if (count) {
             std::printf("%llu\r", static_cast<unsigned long long>(counters->messages));
             std::fflush(stdout);

@@ -70,13 +70,20 @@ double seconds_or_usage(const char* arg) {
 struct cli_observer {
     int verbose = 0;
     bool count = false;
-    std::size_t request_size = 0;
+    const sansio::qmqp_request* request = nullptr;
     unsigned long counter = 0;
 
     void on_event(const sansio::client_event& e) {
         switch (e.kind) {
         case sansio::client_event::message_sent:
-            if (verbose > 1) cli::info("netstring_put_multi: write total length " + std::to_string(request_size));
+            if (verbose > 1) {  // Postfix's netstring_put_multi() trace
+                const auto& parts = request->parts();
+                cli::info("netstring_put_multi: write total length " +
+                          std::to_string(parts[0].size() + parts[1].size() + parts[2].size()));
+                for (auto part : parts)
+                    cli::info("netstring_put_multi: write netstring len " + std::to_string(part.size()) + " data " +
+                              std::string(part.substr(0, 30)));
+            }
             break;
         case sansio::client_event::reply:
             if (verbose > 1) {
@@ -184,7 +191,8 @@ int main(int argc, char** argv) {
     o.message.date = sansio::mail_date(std::time(nullptr), false);
     o.message.pid = static_cast<std::uint32_t>(::getpid());
 
-    cli_observer observer{verbose, count, qmqp::make_content(o.client, o.message).bytes().size()};
+    const sansio::qmqp_request request(o.client, o.message);  // the same bytes the source sends
+    cli_observer observer{verbose, count, &request};
     const auto report = cli::run_source(hana::tuple_t<qmqp>, "qmqp", family, pacing, delay, o, address, observer);
     if (report.error) cli::fatal(report.what);
     if (count) std::fputc('\n', stdout);

@@ -1561,6 +1561,7 @@ struct server_event {
     smtp_command cmd = smtp_command::connect;
     std::string_view text;
     std::string_view args;
+    std::uint64_t size = 0;  ///< `message`: its data bytes (SMTP: end marker included)
 };
 
 /// Per-connection tallies.
@@ -1715,12 +1716,13 @@ private:
         if (cfg_.content) push_event({server_event::content, smtp_command::data, avail.substr(0, used), {}});
         in_begin_ += used;
         scan_from_ = in_begin_;
+        message_bytes_ += used;
         if (scanner_.done()) {
             data_mode_ = false;
             in_transaction_ = false;
             ++stats_.messages;
             stats_.recipients += rcpts_;
-            push_event({server_event::message, smtp_command::dot, {}, {}});
+            push_event({server_event::message, smtp_command::dot, {}, {}, message_bytes_});
             if (cfg_.trace) push_event({server_event::command, smtp_command::dot, ".", {}});
             after_data_ = true;
             apply(smtp_command::dot, ".", {});
@@ -1897,6 +1899,7 @@ private:
             reply("354 End data with <CR><LF>.<CR><LF>\r\n");
             data_mode_ = true;
             scanner_.reset();
+            message_bytes_ = 0;
             push_event({server_event::data, cmd, {}, {}});
             if (cfg_.abort_delay) return hold(pending_t::abort, *cfg_.abort_delay);
             if (cfg_.data_pause.count() > 0) return hold(pending_t::pause, cfg_.data_pause);
@@ -1952,6 +1955,7 @@ private:
     bool delayed_after_data_ = false;
     std::string args_;
     std::uint32_t rcpts_ = 0;
+    std::uint64_t message_bytes_ = 0;
     client_proto proto_ = client_proto::smtp;
     std::string helo_args_;
     bool have_helo_ = false;
@@ -2500,8 +2504,7 @@ public:
             case state::length:
                 if (c == ':' && digits_ > 0) {
                     state_ = left_ == 0 ? state::comma : state::data;
-                    if (keep_) data_.reserve(static_cast<std::size_t>(left_));
-                    size_ = left_;
+                    size_ = left_;  // nothing reserved: a peer's claim is not an allocation
                 } else if (c >= '0' && c <= '9') {
                     if (++digits_ > max_digits) return fail(ec, error::netstring_size, used);
                     left_ = left_ * 10 + static_cast<std::uint64_t>(c - '0');
@@ -2594,20 +2597,33 @@ public:
         msg.back() = '\n';
         std::string payload;
         append_netstring(payload, msg);
+        const std::size_t message_end = payload.size();
         append_netstring(payload, c.sender);
+        const std::size_t sender_end = payload.size();
         if (c.rcpt_count <= 1) append_netstring(payload, c.recipient);
         else
             for (std::uint32_t i = 0; i < c.rcpt_count; ++i) append_netstring(payload, std::to_string(i) + c.recipient);
         append_netstring(bytes_, payload);
+        const std::size_t start = bytes_.size() - payload.size() - 1;  // after "len:"
+        parts_ = {std::string_view(bytes_).substr(start, message_end),
+                  std::string_view(bytes_).substr(start + message_end, sender_end - message_end),
+                  std::string_view(bytes_).substr(start + sender_end, payload.size() - sender_end)};
         message_size_ = msg.size();
     }
+
+    qmqp_request(const qmqp_request&) = delete;  // parts() points into bytes
+    qmqp_request& operator=(const qmqp_request&) = delete;
 
     /// The whole request: one netstring holding the message, sender and recipient netstrings.
     std::string_view bytes() const noexcept { return bytes_; }
     std::size_t message_size() const noexcept { return message_size_; }
+    /// The outer netstring's content in its three parts: the message's netstring, the sender's,
+    /// and the recipients' (one after another).
+    const std::array<std::string_view, 3>& parts() const noexcept { return parts_; }
 
 private:
     std::string bytes_;
+    std::array<std::string_view, 3> parts_;
     std::size_t message_size_ = 0;
 };
 
@@ -2748,7 +2764,7 @@ public:
         if (request_.done() && !replied_) {
             replied_ = true;
             ++stats_.messages;
-            event_ = {server_event::message, smtp_command::dot, {}, {}};
+            event_ = {server_event::message, smtp_command::dot, {}, {}, request_.size()};
             last_ = action_type::event;
             return next_action::event();
         }

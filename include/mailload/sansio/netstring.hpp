@@ -45,8 +45,7 @@ public:
             case state::length:
                 if (c == ':' && digits_ > 0) {
                     state_ = left_ == 0 ? state::comma : state::data;
-                    if (keep_) data_.reserve(static_cast<std::size_t>(left_));
-                    size_ = left_;
+                    size_ = left_;  // nothing reserved: a peer's claim is not an allocation
                 } else if (c >= '0' && c <= '9') {
                     if (++digits_ > max_digits) return fail(ec, error::netstring_size, used);
                     left_ = left_ * 10 + static_cast<std::uint64_t>(c - '0');

@@ -38,20 +38,33 @@ public:
         msg.back() = '\n';
         std::string payload;
         append_netstring(payload, msg);
+        const std::size_t message_end = payload.size();
         append_netstring(payload, c.sender);
+        const std::size_t sender_end = payload.size();
         if (c.rcpt_count <= 1) append_netstring(payload, c.recipient);
         else
             for (std::uint32_t i = 0; i < c.rcpt_count; ++i) append_netstring(payload, std::to_string(i) + c.recipient);
         append_netstring(bytes_, payload);
+        const std::size_t start = bytes_.size() - payload.size() - 1;  // after "len:"
+        parts_ = {std::string_view(bytes_).substr(start, message_end),
+                  std::string_view(bytes_).substr(start + message_end, sender_end - message_end),
+                  std::string_view(bytes_).substr(start + sender_end, payload.size() - sender_end)};
         message_size_ = msg.size();
     }
+
+    qmqp_request(const qmqp_request&) = delete;  // parts() points into bytes
+    qmqp_request& operator=(const qmqp_request&) = delete;
 
     /// The whole request: one netstring holding the message, sender and recipient netstrings.
     std::string_view bytes() const noexcept { return bytes_; }
     std::size_t message_size() const noexcept { return message_size_; }
+    /// The outer netstring's content in its three parts: the message's netstring, the sender's,
+    /// and the recipients' (one after another).
+    const std::array<std::string_view, 3>& parts() const noexcept { return parts_; }
 
 private:
     std::string bytes_;
+    std::array<std::string_view, 3> parts_;
     std::size_t message_size_ = 0;
 };
 
@@ -192,7 +205,7 @@ public:
         if (request_.done() && !replied_) {
             replied_ = true;
             ++stats_.messages;
-            event_ = {server_event::message, smtp_command::dot, {}, {}};
+            event_ = {server_event::message, smtp_command::dot, {}, {}, request_.size()};
             last_ = action_type::event;
             return next_action::event();
         }

@@ -112,6 +112,7 @@ struct server_event {
     smtp_command cmd = smtp_command::connect;
     std::string_view text;
     std::string_view args;
+    std::uint64_t size = 0;  ///< `message`: its data bytes (SMTP: end marker included)
 };
 
 /// Per-connection tallies.
@@ -266,12 +267,13 @@ private:
         if (cfg_.content) push_event({server_event::content, smtp_command::data, avail.substr(0, used), {}});
         in_begin_ += used;
         scan_from_ = in_begin_;
+        message_bytes_ += used;
         if (scanner_.done()) {
             data_mode_ = false;
             in_transaction_ = false;
             ++stats_.messages;
             stats_.recipients += rcpts_;
-            push_event({server_event::message, smtp_command::dot, {}, {}});
+            push_event({server_event::message, smtp_command::dot, {}, {}, message_bytes_});
             if (cfg_.trace) push_event({server_event::command, smtp_command::dot, ".", {}});
             after_data_ = true;
             apply(smtp_command::dot, ".", {});
@@ -448,6 +450,7 @@ private:
             reply("354 End data with <CR><LF>.<CR><LF>\r\n");
             data_mode_ = true;
             scanner_.reset();
+            message_bytes_ = 0;
             push_event({server_event::data, cmd, {}, {}});
             if (cfg_.abort_delay) return hold(pending_t::abort, *cfg_.abort_delay);
             if (cfg_.data_pause.count() > 0) return hold(pending_t::pause, cfg_.data_pause);
@@ -503,6 +506,7 @@ private:
     bool delayed_after_data_ = false;
     std::string args_;
     std::uint32_t rcpts_ = 0;
+    std::uint64_t message_bytes_ = 0;
     client_proto proto_ = client_proto::smtp;
     std::string helo_args_;
     bool have_helo_ = false;
