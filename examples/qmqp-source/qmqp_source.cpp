@@ -5,6 +5,7 @@
 // Postfix's; -v's reply lines are not lost without -c. Long options add what Postfix lacks.
 
 #include <common/cli.hpp>
+#include <common/report.hpp>
 #include <common/run.hpp>
 
 #include <mailload/mailload.hpp>
@@ -48,6 +49,7 @@ void help() {
         "mailload options:\n"
         "  --connect-limit=N   connects in progress at once (default 0: no limit; 1: Postfix's way)\n"
         "  --timeout=SECONDS   time limit for each connect, read and write (default 300)\n"
+        "  --report=text|json  at exit, on stdout: messages sent/accepted, throughput, latency percentiles\n"
         "  -w and -R accept fractional seconds.\n"
         "  --help, --version\n",
         cli::program.c_str());
@@ -126,9 +128,11 @@ int main(int argc, char** argv) {
     double delay = 0;
     int verbose = 0;
     bool count = false;
+    std::string report_format;
     const char *sender = nullptr, *recipient = nullptr, *host = nullptr;
-    enum { opt_connect_limit = 256, opt_timeout, opt_help, opt_version };
+    enum { opt_connect_limit = 256, opt_timeout, opt_report, opt_help, opt_version };
     static const option longopts[] = {
+        {"report", required_argument, nullptr, opt_report},
         {"connect-limit", required_argument, nullptr, opt_connect_limit},
         {"timeout", required_argument, nullptr, opt_timeout},
         {"help", no_argument, nullptr, opt_help},
@@ -172,6 +176,11 @@ int main(int argc, char** argv) {
             break;
         }
         case opt_timeout: o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout")); break;
+        case opt_report:
+            if (std::strcmp(optarg, "text") != 0 && std::strcmp(optarg, "json") != 0)
+                cli::fatal(std::string("bad --report format: ") + optarg);
+            report_format = optarg;
+            break;
         case opt_help: help(); return 0;
         case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); return 0;
         default: usage();
@@ -194,7 +203,10 @@ int main(int argc, char** argv) {
     const sansio::qmqp_request request(o.client, o.message);  // the same bytes the source sends
     cli_observer observer{verbose, count, &request};
     const auto report = cli::run_source(hana::tuple_t<qmqp>, "qmqp", family, pacing, delay, o, address, observer);
+    if (count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open
+    if (!report_format.empty())
+        cli::print_source_report(report_format, cli::source_report_json("qmqp-source", report, o.messages,
+                                                                         request.message_size()));
     if (report.error) cli::fatal(report.what);
-    if (count) std::fputc('\n', stdout);
     return 0;
 }

@@ -5,6 +5,7 @@
 // (the seed manual: Postfix <= 3.8 recipient numbering). Long options add what Postfix lacks.
 
 #include <common/cli.hpp>
+#include <common/report.hpp>
 #include <common/run.hpp>
 
 #include <mailload/mailload.hpp>
@@ -68,6 +69,8 @@ void help() {
         "                      RCPT and DATA in one write, and the content with QUIT or (-d) the next\n"
         "                      transaction's commands (RFC 2920); otherwise lock-step as Postfix\n"
         "  --timeout=SECONDS   time limit for each connect, read and write (default 300)\n"
+        "  --report=text|json  at exit, on stdout: messages and recipients sent/accepted, rejections by\n"
+        "                      stage, connections, throughput, latency percentiles\n"
         "  -w and -R accept fractional seconds.\n"
         "  --help, --version\n",
         cli::program.c_str());
@@ -82,6 +85,7 @@ struct settings {
     bool count = false;
     bool verbose = false;
     bool compat39 = false;
+    std::string report;  // --report: "", "text" or "json"
     bool numbered = false;  // -N
     bool rcpt_given = false;
     bool send_headers = true;
@@ -100,8 +104,9 @@ std::string read_file(const char* path) {
 
 settings parse(int argc, char** argv) {
     settings s;
-    enum { opt_compat = 256, opt_connect_limit, opt_timeout, opt_pipelining, opt_help, opt_version };
+    enum { opt_compat = 256, opt_connect_limit, opt_timeout, opt_pipelining, opt_report, opt_help, opt_version };
     static const option longopts[] = {
+        {"report", required_argument, nullptr, opt_report},
         {"pipelining", no_argument, nullptr, opt_pipelining},
         {"compat", required_argument, nullptr, opt_compat},
         {"connect-limit", required_argument, nullptr, opt_connect_limit},
@@ -175,6 +180,11 @@ settings parse(int argc, char** argv) {
             o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout"));
             break;
         case opt_pipelining: o.client.pipelining = true; break;
+        case opt_report:
+            if (std::strcmp(optarg, "text") != 0 && std::strcmp(optarg, "json") != 0)
+                cli::fatal(std::string("bad --report format: ") + optarg);
+            s.report = optarg;
+            break;
         case opt_help: help(); std::exit(0);
         case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); std::exit(0);
         default: usage();
@@ -271,7 +281,10 @@ int main(int argc, char** argv) {
     cli_observer observer{s.verbose, s.count, s.protocol == "lmtp"};
     const auto report =
         cli::run_source(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.pacing, s.delay, o, s.address, observer);
+    if (s.count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open
+    if (!s.report.empty())
+        cli::print_source_report(s.report, cli::source_report_json("smtp-source", report, o.messages,
+                                                                    o.message.length ? o.message.length : 80));
     if (report.error) cli::fatal(report.what);
-    if (s.count) std::fputc('\n', stdout);
     return 0;
 }

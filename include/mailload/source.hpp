@@ -9,6 +9,7 @@
 #include <mailload/io/deadline.hpp>
 #include <mailload/io/run.hpp>
 #include <mailload/pacing/no_pacing.hpp>
+#include <mailload/report/histogram.hpp>
 #include <mailload/sansio/address.hpp>
 #include <mailload/sansio/message_builder.hpp>
 #include <mailload/sansio/smtp_client.hpp>
@@ -54,6 +55,7 @@ struct source_report {
     sansio::client_stats totals;
     std::uint64_t connections = 0;       ///< connections established
     std::uint64_t connect_failures = 0;  ///< failed connect() attempts, retried or not
+    report::histogram latency;           ///< ns from a message's claim to its acceptance
     std::chrono::steady_clock::duration elapsed{};
     explicit operator bool() const noexcept { return !error; }
 };
@@ -149,6 +151,7 @@ private:
         socket_type socket;
         io::deadline deadline;
         typename Protocol::client_algorithm algo;
+        std::chrono::steady_clock::time_point claimed_at;  // of the message in progress
         std::mt19937_64 rng;
     };
 
@@ -219,6 +222,10 @@ private:
         Observer& obs;
 
         void on_event(const typename Protocol::client_algorithm& algo) {
+            if (algo.event().kind == sansio::client_event::accepted)
+                src.report_.latency.record(static_cast<std::uint64_t>(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - s.claimed_at)
+                        .count()));
             if constexpr (requires { obs.on_event(algo.event()); }) obs.on_event(algo.event());
         }
 
@@ -226,6 +233,7 @@ private:
             if (src.messages_left()) {
                 co_await src.pace(s);
                 if (auto left = src.claim()) {
+                    s.claimed_at = std::chrono::steady_clock::now();
                     s.algo.set_left(*left);
                     co_return boost::system::error_code{};
                 }
@@ -244,6 +252,7 @@ private:
             }
             const auto left = claim();
             if (!left) break;
+            s.claimed_at = std::chrono::steady_clock::now();
             co_await acquire_connect_slot(s);
             auto ec = co_await io::connect(
                 s.socket, endpoint, opts_.connect_attempts, s.deadline,

@@ -749,5 +749,48 @@ class PipeliningTest(unittest.TestCase):
             self.assertEqual([norm_wire(c) for c in pipelined], want, args)
 
 
+# ================================================================================================
+# 6. --report=json|text: the numbers agree with what the sink saw
+# ================================================================================================
+
+class ReportTest(unittest.TestCase):
+
+    def test_json_report_counts_what_the_sink_counted(self):
+        import json
+        workdir = support.make_tempdir("mailload-rep-")
+        self.addCleanup(support.remove_tempdir, workdir)
+        server, address, _ = support.start_smtp_sink(workdir, ["-c", "-f", "rcpt"])  # every RCPT refused
+        self.addCleanup(server.stop)
+        res = support.run([OURS, "--report=json", "-A", "-d", "-s", "3", "-m", "30", "-r", "2", address])
+        self.assertEqual(res.returncode, 0, res)
+        report = json.loads(res.stdout)
+        self.assertEqual(report["messages"], {"asked": 30, "sent": 0, "accepted": 0})
+        self.assertEqual(report["recipients"], {"sent": 60, "accepted": 0})
+        self.assertEqual(report["rejected_by_stage"]["rcpt"], 60)
+        self.assertEqual(report["connections"]["established"], 3)
+        self.assertIsNone(report["error"])
+
+        server2, address2, _ = support.start_smtp_sink(workdir, ["-c"])
+        self.addCleanup(server2.stop)
+        res = support.run([OURS, "--report=json", "-d", "-s", "4", "-m", "400", address2])
+        self.assertEqual(res.returncode, 0, res)
+        report = json.loads(res.stdout)
+        self.assertEqual(report["messages"], {"asked": 400, "sent": 400, "accepted": 400})
+        lat = report["latency_ms"]
+        self.assertEqual(lat["count"], 400)
+        self.assertTrue(0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99.9"] <= lat["max"], lat)
+        support.wait_until(lambda: (support.sink_counters(server2.stdout(), complete_only=True) or [{"mesg": -1}])[-1]
+                           ["mesg"] == 400, 20, "the sink to count 400 messages")
+
+    def test_text_report_and_fatal_exit(self):
+        refused = support.UnusedPort()
+        self.addCleanup(refused.close)
+        res = support.run([OURS, "--report=text", "-m", "1", "127.0.0.1:%d" % refused.port])
+        self.assertEqual(res.returncode, 1, res)
+        self.assertIn(b"smtp-source report\n", res.stdout)
+        self.assertIn(b"  error:       connect: Connection refused\n", res.stdout)
+        self.assertTrue(res.stderr.endswith(b"fatal: connect: Connection refused\n"), res)
+
+
 if __name__ == "__main__":
     unittest.main()
