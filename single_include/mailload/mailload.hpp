@@ -102,6 +102,33 @@ private:
     boost::system::error_code ec_{};
 };
 
+/// A protocol core's short FIFO of pending actions: events (each with the event it announces),
+/// then usually one I/O request. Fixed size: cores never queue more than a handful at once.
+template <class Event, std::size_t N = 8>
+class action_queue {
+public:
+    void push(next_action a) noexcept { slots_[(head_ + size_++) % N] = {a, {}}; }
+    void push_event(const Event& e) noexcept { slots_[(head_ + size_++) % N] = {next_action::event(), e}; }
+    /// Takes the oldest action; if it is an event, `current` receives what it announces.
+    next_action pop(Event& current) noexcept {
+        const auto& slot = slots_[head_];
+        head_ = (head_ + 1) % N;
+        --size_;
+        if (slot.action.type() == action_type::event) current = slot.event;
+        return slot.action;
+    }
+    bool empty() const noexcept { return size_ == 0; }
+    void clear() noexcept { head_ = size_ = 0; }
+
+private:
+    struct slot_t {
+        next_action action = next_action::done();
+        Event event{};
+    };
+    std::array<slot_t, N> slots_{};
+    std::size_t head_ = 0, size_ = 0;
+};
+
 }  // namespace mailload::sansio
 // ---- end mailload/sansio/action.hpp ----
 // ---- begin mailload/sansio/address.hpp ----
@@ -808,7 +835,7 @@ public:
         pipelined_ = helo_fallback_ = next_sent_ = quit_after_dot_ = claiming_ = lone_dot_ = false;
         in_begin_ = in_end_ = 0;
         reply_.reset();
-        qlen_ = 0;
+        queue_.clear();
         state_ = state::greeting;
         last_ = action_type::done;
     }
@@ -839,7 +866,7 @@ public:
             break;
         default: break;
         }
-        if (qlen_) return remember(pop());
+        if (!queue_.empty()) return remember(pop());
         return remember(await_reply());
     }
 
@@ -894,7 +921,7 @@ private:
             }
             if (cfg_.trace) push_event({client_event::reply, stage_of(state_), reply_.code(), reply_.lines()});
             on_reply();
-            if (qlen_) return pop();
+            if (!queue_.empty()) return pop();
             // nothing to do yet: another reply is due (LMTP, after ".")
         }
     }
@@ -1094,21 +1121,9 @@ private:
         out.append(buf, end);
     }
 
-    // A short queue of actions (an event or two, then an I/O request).
-    void push(next_action a) { q_[(qhead_ + qlen_++) % q_.size()] = {a, {}}; }
-    void push_event(const client_event& e) { q_[(qhead_ + qlen_++) % q_.size()] = {next_action::event(), e}; }
-    next_action pop() {
-        auto& e = q_[qhead_];
-        qhead_ = static_cast<std::uint8_t>((qhead_ + 1) % q_.size());
-        --qlen_;
-        if (e.action.type() == action_type::event) event_ = e.ev;
-        return e.action;
-    }
-
-    struct queued {
-        next_action action = next_action::done();
-        client_event ev;
-    };
+    void push(next_action a) { queue_.push(a); }
+    void push_event(const client_event& e) { queue_.push_event(e); }
+    next_action pop() { return queue_.pop(event_); }
 
     const client_config& cfg_;
     const message_builder& msg_;
@@ -1120,8 +1135,7 @@ private:
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string cmd_, headers_, to_;
 
-    std::array<queued, 8> q_{};
-    std::uint8_t qhead_ = 0, qlen_ = 0;
+    action_queue<client_event> queue_;
     client_event event_;
     action_type last_ = action_type::done;
     state state_ = state::greeting;
@@ -1614,7 +1628,7 @@ public:
     void start() noexcept {
         in_begin_ = in_end_ = scan_from_ = 0;
         out_.clear();
-        qhead_ = qlen_ = 0;
+        queue_.clear();
         last_ = action_type::done;
         data_mode_ = in_transaction_ = closing_ = after_data_ = write_failed_ = false;
         pending_ = pending_t::none;
@@ -1669,7 +1683,7 @@ private:
 
     // The peer went away or an operation failed: an open transaction ends without a message.
     next_action end_connection(boost::system::error_code ec) {
-        qlen_ = 0;  // anything still queued (a wait behind a failed write) is moot
+        queue_.clear();  // anything still queued (a wait behind a failed write) is moot
         if (in_transaction_) {
             in_transaction_ = false;
             push_event({server_event::reset, smtp_command::rset, {}, {}});
@@ -1680,15 +1694,15 @@ private:
 
     next_action step() {
         for (;;) {
-            if (qlen_) return pop();
+            if (!queue_.empty()) return pop();
             if (closing_) {
                 if (!out_.empty()) return flush();
                 end_transaction();  // QUIT, -q, -Q, -A or a long line with a transaction open
-                if (qlen_) continue;
+                if (!queue_.empty()) continue;
                 return next_action::close();
             }
             if (data_mode_ ? take_data() : take_line()) continue;
-            if (closing_ || qlen_) continue;
+            if (closing_ || !queue_.empty()) continue;
             if (!out_.empty()) return flush();
             return read_more();
         }
@@ -1919,21 +1933,9 @@ private:
         }
     }
 
-    // A short queue of actions: events, then at most a write and a wait.
-    void push(next_action a) { q_[(qhead_ + qlen_++) % q_.size()] = {a, {}}; }
-    void push_event(const server_event& e) { q_[(qhead_ + qlen_++) % q_.size()] = {next_action::event(), e}; }
-    next_action pop() {
-        auto& e = q_[qhead_];
-        qhead_ = static_cast<std::uint8_t>((qhead_ + 1) % q_.size());
-        --qlen_;
-        if (e.action.type() == action_type::event) event_ = e.ev;
-        return e.action;
-    }
-
-    struct queued {
-        next_action action = next_action::done();
-        server_event ev;
-    };
+    void push(next_action a) { queue_.push(a); }
+    void push_event(const server_event& e) { queue_.push_event(e); }
+    next_action pop() { return queue_.pop(event_); }
 
     const server_config& cfg_;
     std::minstd_rand rng_;  // -W odds only: small, as every connection has one
@@ -1944,8 +1946,7 @@ private:
     std::string out_;
     data_end_scanner scanner_;
 
-    std::array<queued, 8> q_{};
-    std::uint8_t qhead_ = 0, qlen_ = 0;
+    action_queue<server_event> queue_;
     server_event event_;
     action_type last_ = action_type::done;
 

@@ -91,4 +91,31 @@ private:
     boost::system::error_code ec_{};
 };
 
+/// A protocol core's short FIFO of pending actions: events (each with the event it announces),
+/// then usually one I/O request. Fixed size: cores never queue more than a handful at once.
+template <class Event, std::size_t N = 8>
+class action_queue {
+public:
+    void push(next_action a) noexcept { slots_[(head_ + size_++) % N] = {a, {}}; }
+    void push_event(const Event& e) noexcept { slots_[(head_ + size_++) % N] = {next_action::event(), e}; }
+    /// Takes the oldest action; if it is an event, `current` receives what it announces.
+    next_action pop(Event& current) noexcept {
+        const auto& slot = slots_[head_];
+        head_ = (head_ + 1) % N;
+        --size_;
+        if (slot.action.type() == action_type::event) current = slot.event;
+        return slot.action;
+    }
+    bool empty() const noexcept { return size_ == 0; }
+    void clear() noexcept { head_ = size_ = 0; }
+
+private:
+    struct slot_t {
+        next_action action = next_action::done();
+        Event event{};
+    };
+    std::array<slot_t, N> slots_{};
+    std::size_t head_ = 0, size_ = 0;
+};
+
 }  // namespace mailload::sansio

@@ -136,7 +136,7 @@ public:
         pipelined_ = helo_fallback_ = next_sent_ = quit_after_dot_ = claiming_ = lone_dot_ = false;
         in_begin_ = in_end_ = 0;
         reply_.reset();
-        qlen_ = 0;
+        queue_.clear();
         state_ = state::greeting;
         last_ = action_type::done;
     }
@@ -167,7 +167,7 @@ public:
             break;
         default: break;
         }
-        if (qlen_) return remember(pop());
+        if (!queue_.empty()) return remember(pop());
         return remember(await_reply());
     }
 
@@ -222,7 +222,7 @@ private:
             }
             if (cfg_.trace) push_event({client_event::reply, stage_of(state_), reply_.code(), reply_.lines()});
             on_reply();
-            if (qlen_) return pop();
+            if (!queue_.empty()) return pop();
             // nothing to do yet: another reply is due (LMTP, after ".")
         }
     }
@@ -422,21 +422,9 @@ private:
         out.append(buf, end);
     }
 
-    // A short queue of actions (an event or two, then an I/O request).
-    void push(next_action a) { q_[(qhead_ + qlen_++) % q_.size()] = {a, {}}; }
-    void push_event(const client_event& e) { q_[(qhead_ + qlen_++) % q_.size()] = {next_action::event(), e}; }
-    next_action pop() {
-        auto& e = q_[qhead_];
-        qhead_ = static_cast<std::uint8_t>((qhead_ + 1) % q_.size());
-        --qlen_;
-        if (e.action.type() == action_type::event) event_ = e.ev;
-        return e.action;
-    }
-
-    struct queued {
-        next_action action = next_action::done();
-        client_event ev;
-    };
+    void push(next_action a) { queue_.push(a); }
+    void push_event(const client_event& e) { queue_.push_event(e); }
+    next_action pop() { return queue_.pop(event_); }
 
     const client_config& cfg_;
     const message_builder& msg_;
@@ -448,8 +436,7 @@ private:
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string cmd_, headers_, to_;
 
-    std::array<queued, 8> q_{};
-    std::uint8_t qhead_ = 0, qlen_ = 0;
+    action_queue<client_event> queue_;
     client_event event_;
     action_type last_ = action_type::done;
     state state_ = state::greeting;

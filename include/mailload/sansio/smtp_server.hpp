@@ -165,7 +165,7 @@ public:
     void start() noexcept {
         in_begin_ = in_end_ = scan_from_ = 0;
         out_.clear();
-        qhead_ = qlen_ = 0;
+        queue_.clear();
         last_ = action_type::done;
         data_mode_ = in_transaction_ = closing_ = after_data_ = write_failed_ = false;
         pending_ = pending_t::none;
@@ -220,7 +220,7 @@ private:
 
     // The peer went away or an operation failed: an open transaction ends without a message.
     next_action end_connection(boost::system::error_code ec) {
-        qlen_ = 0;  // anything still queued (a wait behind a failed write) is moot
+        queue_.clear();  // anything still queued (a wait behind a failed write) is moot
         if (in_transaction_) {
             in_transaction_ = false;
             push_event({server_event::reset, smtp_command::rset, {}, {}});
@@ -231,15 +231,15 @@ private:
 
     next_action step() {
         for (;;) {
-            if (qlen_) return pop();
+            if (!queue_.empty()) return pop();
             if (closing_) {
                 if (!out_.empty()) return flush();
                 end_transaction();  // QUIT, -q, -Q, -A or a long line with a transaction open
-                if (qlen_) continue;
+                if (!queue_.empty()) continue;
                 return next_action::close();
             }
             if (data_mode_ ? take_data() : take_line()) continue;
-            if (closing_ || qlen_) continue;
+            if (closing_ || !queue_.empty()) continue;
             if (!out_.empty()) return flush();
             return read_more();
         }
@@ -470,21 +470,9 @@ private:
         }
     }
 
-    // A short queue of actions: events, then at most a write and a wait.
-    void push(next_action a) { q_[(qhead_ + qlen_++) % q_.size()] = {a, {}}; }
-    void push_event(const server_event& e) { q_[(qhead_ + qlen_++) % q_.size()] = {next_action::event(), e}; }
-    next_action pop() {
-        auto& e = q_[qhead_];
-        qhead_ = static_cast<std::uint8_t>((qhead_ + 1) % q_.size());
-        --qlen_;
-        if (e.action.type() == action_type::event) event_ = e.ev;
-        return e.action;
-    }
-
-    struct queued {
-        next_action action = next_action::done();
-        server_event ev;
-    };
+    void push(next_action a) { queue_.push(a); }
+    void push_event(const server_event& e) { queue_.push_event(e); }
+    next_action pop() { return queue_.pop(event_); }
 
     const server_config& cfg_;
     std::minstd_rand rng_;  // -W odds only: small, as every connection has one
@@ -495,8 +483,7 @@ private:
     std::string out_;
     data_end_scanner scanner_;
 
-    std::array<queued, 8> q_{};
-    std::uint8_t qhead_ = 0, qlen_ = 0;
+    action_queue<server_event> queue_;
     server_event event_;
     action_type last_ = action_type::done;
 
