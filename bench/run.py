@@ -107,22 +107,48 @@ def set_subreaper() -> None:
         sys.exit("prctl(PR_SET_CHILD_SUBREAPER): " + os.strerror(ctypes.get_errno()))
 
 
-def start(cmd: list[str], stdout: str, stderr: str, cwd: str) -> int:
-    """Starts cmd (stdout, stderr to those files) and returns its pid; it is this script's child.
+class Started:
+    """A tool forked and waiting at a gate: go() lets it exec."""
+
+    def __init__(self, pid: int, gate: int) -> None:
+        self.pid = pid
+        self.gate = gate
+
+    def go(self) -> int:
+        os.write(self.gate, b"\n")
+        os.close(self.gate)
+        return self.pid
+
+
+def start(cmd: list[str], stdout: str, stderr: str, cwd: str) -> Started:
+    """Forks cmd (stdout, stderr to those files), an orphan that this script reaps; it runs
+    once go() is called.
 
     A child forked straight from Python would report Python's resident size as its own
     ru_maxrss (the kernel keeps the high-water mark of the memory image exec replaced). So a
-    small /bin/sh forks the tool and exits at once; the tool, orphaned, comes to this process
-    (a child subreaper), which reaps it with os.wait4 and gets the tool's own rusage."""
-    sh = subprocess.run(
-        ["/bin/sh", "-c", 'o=$1 e=$2; shift 2; "$@" >"$o" 2>"$e" </dev/null & echo $!', "sh", stdout, stderr]
-        + cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=cwd, timeout=30)
+    small /bin/sh forks a subshell and exits at once; the subshell, orphaned, comes to this
+    process (a child subreaper), waits at a gate (a pipe) and then execs the tool, which this
+    script reaps with os.wait4 for the tool's own rusage. The gate also keeps the tool from
+    ending before it is this script's child, and the shell's start-up out of the timing."""
+    r, w = os.pipe()
+    try:
+        sh = subprocess.run(
+            ["/bin/sh", "-c",
+             'o=$1 e=$2; shift 2; exec 3<&0; { read x <&3 && exec "$@" 3<&- </dev/null; } >"$o" 2>"$e" & echo $!',
+             "sh", stdout, stderr] + cmd,
+            stdin=r, capture_output=True, text=True, cwd=cwd, timeout=30)
+    except BaseException:
+        os.close(w)
+        raise
+    finally:
+        os.close(r)
     text = sh.stdout.strip()
     if sh.returncode != 0 or not text.isdigit():
+        os.close(w)
         raise RuntimeError("could not start %s: %s" % (" ".join(cmd), sh.stderr.strip()))
     pid = int(text)
     _live.add(pid)
-    return pid
+    return Started(pid, w)
 
 
 def reap(pid: int, timeout: float):
@@ -377,7 +403,7 @@ class Runner:
             t = time.monotonic()
             busy_before = wait_quiet(min(5.0, self.quiet_wait - self.waited))
             self.waited += time.monotonic() - t
-        sink = start(sink_cmd, sink_out, sink_err, rundir)
+        sink = start(sink_cmd, sink_out, sink_err, rundir).go()
         sink_end = None
         deadline = time.monotonic() + LISTEN_DEADLINE
         while not listening():
@@ -394,9 +420,10 @@ class Runner:
             res["valid"] = False
             return res
 
+        gated = start(src_cmd, src_out, src_err, rundir)
         busy0 = cpu_jiffies()[0]
         t0 = time.perf_counter()
-        src = start(src_cmd, src_out, src_err, rundir)
+        src = gated.go()
         src_status, src_ru, src_killed = reap(src, self.source_timeout)
         wall = time.perf_counter() - t0
         busy1 = cpu_jiffies()[0]
@@ -557,7 +584,7 @@ def tables(summary: dict, rows: list[dict]) -> list[tuple[str, list[str], list[l
     for r in rows:
         ok = {True: "yes", False: "NO", None: "—"}[r["meets_target"]]
         t1.append([
-            r["row"], r["source_flags"] + ("  (sink " + r["sink_flags"] + ")" if r["sink_flags"] else "")
+            r["row"] + ("" if r["complete"] else " *"), r["source_flags"] + ("  (sink " + r["sink_flags"] + ")" if r["sink_flags"] else "")
             + ("  [unix]" if r["transport"] == "unix" else ""),
             fmt(r["postfix_msg_per_s"]), fmt(r["ours_msg_per_s"]), fmt_ratio(r["ratio"]),
             fmt(r["target"], "≥ {:g}×"), ok,
@@ -591,7 +618,8 @@ def tables(summary: dict, rows: list[dict]) -> list[tuple[str, list[str], list[l
             ])
     h3 = ["workload", "pairing", "msg/s", "MB/s", "source wall s", "source CPU µs/msg",
           "sink CPU µs/msg", "source RSS MiB", "sink RSS MiB", "others' CPU", "valid runs"]
-    return [("Throughput (medians; ratio = ours pair ÷ Postfix pair, same run)", h1, t1),
+    note = "" if all(r["complete"] for r in rows) else " (* = some runs invalid: see below)"
+    return [("Throughput (medians; ratio = ours pair ÷ Postfix pair, same run)" + note, h1, t1),
             ("Each side alone (CPU: against the same peer; RSS: pair against pair)", h2, t2),
             ("Every pairing (medians of the valid runs)", h3, t3)]
 
