@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -110,6 +111,27 @@ void log_tcp_tweak(Socket& socket) {
                  std::to_string(4 * mss));
         }
     }
+}
+
+/// The long options the tools share.
+inline bool compat39(const char* arg) {  // --compat=3.8|3.9
+    if (std::string_view(arg) == "3.9") return true;
+    if (std::string_view(arg) != "3.8") fatal(std::string("bad --compat version: ") + arg);
+    return false;
+}
+inline std::uint32_t connect_limit(const char* arg) {  // --connect-limit=N, 0 for none
+    const long long v = leading_integer(arg);
+    if (v < 0 || v > INT_MAX) fatal(std::string("bad connect limit: ") + arg);
+    return static_cast<std::uint32_t>(v);
+}
+inline std::string report_format(const char* arg) {  // --report=text|json
+    if (std::string_view(arg) != "text" && std::string_view(arg) != "json")
+        fatal(std::string("bad --report format: ") + arg);
+    return arg;
+}
+[[noreturn]] inline void version() {
+    std::printf("%s (mailload) %s\n", program.c_str(), mailload::version);
+    std::exit(0);
 }
 
 /// "all", "ipv4" or "ipv6" for -v's name_mask line, from a transport name.

@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
             break;
         }
         case opt_help: help(); return 0;
-        case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); return 0;
+        case opt_version: cli::version();
         default: usage();
         }
     }

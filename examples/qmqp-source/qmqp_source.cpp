@@ -169,20 +169,11 @@ int main(int argc, char** argv) {
             delay = seconds_or_usage(optarg);
             pacing = "fixed";
             break;
-        case opt_connect_limit: {
-            const long long v = cli::leading_integer(optarg);
-            if (v < 0 || v > INT_MAX) cli::fatal(std::string("bad connect limit: ") + optarg);
-            o.max_connecting = static_cast<std::uint32_t>(v);
-            break;
-        }
+        case opt_connect_limit: o.max_connecting = cli::connect_limit(optarg); break;
         case opt_timeout: o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout")); break;
-        case opt_report:
-            if (std::strcmp(optarg, "text") != 0 && std::strcmp(optarg, "json") != 0)
-                cli::fatal(std::string("bad --report format: ") + optarg);
-            report_format = optarg;
-            break;
+        case opt_report: report_format = cli::report_format(optarg); break;
         case opt_help: help(); return 0;
-        case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); return 0;
+        case opt_version: cli::version();
         default: usage();
         }
     }

@@ -255,12 +255,9 @@ settings parse(int argc, char** argv) {
             break;
         }
         case 'W': command_delay(optarg, cfg); break;
-        case opt_compat:
-            if (std::strcmp(optarg, "3.9") == 0) s.compat39 = true;
-            else if (std::strcmp(optarg, "3.8") != 0) cli::fatal(std::string("bad --compat version: ") + optarg);
-            break;
+        case opt_compat: s.compat39 = cli::compat39(optarg); break;
         case opt_help: help(); std::exit(0);
-        case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); std::exit(0);
+        case opt_version: cli::version();
         default: usage();
         }
     }

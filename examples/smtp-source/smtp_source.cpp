@@ -166,27 +166,15 @@ settings parse(int argc, char** argv) {
             s.delay = cli::positive_seconds(optarg, "fixed delay");
             s.pacing = "fixed";
             break;
-        case opt_compat:
-            if (std::strcmp(optarg, "3.9") == 0) s.compat39 = true;
-            else if (std::strcmp(optarg, "3.8") != 0) cli::fatal(std::string("bad --compat version: ") + optarg);
-            break;
-        case opt_connect_limit: {
-            const long long v = cli::leading_integer(optarg);
-            if (v < 0 || v > INT_MAX) cli::fatal(std::string("bad connect limit: ") + optarg);
-            o.max_connecting = static_cast<std::uint32_t>(v);
-            break;
-        }
+        case opt_compat: s.compat39 = cli::compat39(optarg); break;
+        case opt_connect_limit: o.max_connecting = cli::connect_limit(optarg); break;
         case opt_timeout:
             o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout"));
             break;
         case opt_pipelining: o.client.pipelining = true; break;
-        case opt_report:
-            if (std::strcmp(optarg, "text") != 0 && std::strcmp(optarg, "json") != 0)
-                cli::fatal(std::string("bad --report format: ") + optarg);
-            s.report = optarg;
-            break;
+        case opt_report: s.report = cli::report_format(optarg); break;
         case opt_help: help(); std::exit(0);
-        case opt_version: std::printf("%s (mailload) %s\n", cli::program.c_str(), mailload::version); std::exit(0);
+        case opt_version: cli::version();
         default: usage();
         }
     }
