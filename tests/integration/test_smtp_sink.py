@@ -747,7 +747,9 @@ START = b"\nSTART\tA\\\n"
 
 RECEIVED_RE = re.compile(rb"^(\tby [^\n]* id )([0-9a-f]{8});\n\t([^\n]*)\n", re.M)
 DATE_HDR_RE = re.compile(rb"^Date: [^\n]*\n", re.M)
-MSGID_RE = re.compile(rb"^Message-Id: <[0-9a-f]+\.", re.M)
+# smtp-source's Message-Id is <pid>.<fd>.<messages left>@host: which session (fd) sends which
+# message, and what the shared counter reads then, is a race between the client's sessions
+MSGID_RE = re.compile(rb"^Message-Id: <[0-9a-f]+\.[0-9a-f]+\.[0-9a-f]+@", re.M)
 # spec §1.6 (Postfix <= 3.8, Debian 12's): day of month space-padded
 DATE_38 = re.compile(rb"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [ 123]\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
                      rb" \d{4} \d\d:\d\d:\d\d [+-]\d{4} \([^)]*\)$")
@@ -759,7 +761,7 @@ def norm_dump(data):
     dates = [m.group(3) for m in RECEIVED_RE.finditer(data)]
     data = RECEIVED_RE.sub(lambda m: m.group(1) + b"<ID>;\n\t<DATE>\n", data)
     data = DATE_HDR_RE.sub(b"Date: <DATE>\n", data)
-    data = MSGID_RE.sub(b"Message-Id: <<PID>.", data)
+    data = MSGID_RE.sub(b"Message-Id: <<PID>.<FD>.<LEFT>@", data)
     return data, ids, dates
 
 
