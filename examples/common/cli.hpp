@@ -24,13 +24,13 @@ namespace cli {
 /// argv[0] exactly as typed: every diagnostic starts with it, as Postfix's do.
 inline std::string program = "mailload";
 
-/// Postfix's logger shows bytes that are neither printable ASCII nor white space as '?', and so
-/// does this one; newlines inside a message become '?' too, so each diagnostic is one line.
+/// Postfix's logger shows every byte that is not printable ASCII as '?' (a tab and a newline
+/// too), and so does this one: each diagnostic is one line.
 inline std::string printable(std::string_view text) {
     std::string out(text);
     for (char& c : out) {
         const unsigned char u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u >= 0x7f) c = (u == '\t' || u == ' ') ? c : '?';
+        if (u < 0x20 || u >= 0x7f) c = '?';
     }
     return out;
 }
@@ -56,10 +56,13 @@ inline void warning(std::string_view text) { say("warning", text); }
 /// atoi()'s reading of a number: leading digits (and sign), garbage after them ignored, 0 if none.
 inline long long leading_integer(const char* s) { return std::strtoll(s, nullptr, 10); }
 
-/// The same for a number of seconds that may have a fraction ("0.25").
+/// The same for a number of seconds that may have a decimal fraction ("0.25"): leading digits,
+/// a point and digits; no exponent, hex, "inf" or "nan" (atoi() reads "0x2" as 0, and so does this).
 inline double leading_seconds(const char* s) {
-    const double v = std::strtod(s, nullptr);
-    return v == v ? v : 0.0;  // NaN reads as 0
+    const std::string_view text(s);
+    std::size_t end = text.find_first_not_of("0123456789");
+    if (end != std::string_view::npos && text[end] == '.') end = text.find_first_not_of("0123456789", end + 1);
+    return std::strtod(std::string(text.substr(0, end)).c_str(), nullptr);
 }
 
 /// A positive whole number option ("-s 10"), read as atoi() does; else `fatal: bad <what>: <arg>`.

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <string>
 
 namespace {
@@ -47,6 +48,7 @@ void help() {
         "  -v              verbose: each reply on stdout (-v -v: netstring traces on stderr)\n"
         "  -w interval     fixed wait in seconds before each later message\n"
         "mailload options:\n"
+        "  --compat=3.9        Postfix 3.9+ Date: header (zero-padded day; default 3.8, Debian 12's)\n"
         "  --connect-limit=N   connects in progress at once (default 0: no limit; 1: Postfix's way)\n"
         "  --timeout=SECONDS   time limit for each connect, read and write (default 300)\n"
         "  --report=text|json  at exit, on stdout: messages sent/accepted, throughput, latency percentiles\n"
@@ -129,9 +131,12 @@ int main(int argc, char** argv) {
     int verbose = 0;
     bool count = false;
     std::string report_format;
-    const char *sender = nullptr, *recipient = nullptr, *host = nullptr;
-    enum { opt_connect_limit = 256, opt_timeout, opt_report, opt_help, opt_version };
+    const char *sender = nullptr, *recipient = nullptr;
+    std::optional<std::string> myhostname;  // -M, checked where it is given (as Postfix does)
+    bool compat39 = false;
+    enum { opt_compat = 256, opt_connect_limit, opt_timeout, opt_report, opt_help, opt_version };
     static const option longopts[] = {
+        {"compat", required_argument, nullptr, opt_compat},
         {"report", required_argument, nullptr, opt_report},
         {"connect-limit", required_argument, nullptr, opt_connect_limit},
         {"timeout", required_argument, nullptr, opt_timeout},
@@ -154,7 +159,7 @@ int main(int argc, char** argv) {
             o.messages = static_cast<std::uint64_t>(v);
             break;
         }
-        case 'M': host = optarg; break;
+        case 'M': myhostname = cli::myhostname(optarg); break;
         case 'r': o.client.rcpt_count = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
         case 'R':
             if (pacing == "fixed") usage();
@@ -169,6 +174,7 @@ int main(int argc, char** argv) {
             delay = seconds_or_usage(optarg);
             pacing = "fixed";
             break;
+        case opt_compat: compat39 = cli::compat39(optarg); break;
         case opt_connect_limit: o.max_connecting = cli::connect_limit(optarg); break;
         case opt_timeout: o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout")); break;
         case opt_report: report_format = cli::report_format(optarg); break;
@@ -183,21 +189,22 @@ int main(int argc, char** argv) {
     if (verbose) cli::info(std::string("name_mask: ") + cli::name_mask(family));
     const auto spec = sansio::parse_client_endpoint(address, qmqp::default_port);
     if (!spec) cli::fatal(spec.error);
-    const std::string myhostname = cli::myhostname(host);
-    const std::string fallback = "foo@" + myhostname;
+    if (!myhostname) myhostname = cli::myhostname(nullptr);
+    const std::string fallback = "foo@" + *myhostname;
     o.client.sender = sender ? sender : fallback;
     o.client.recipient = recipient ? recipient : fallback;
-    o.message.myhostname = myhostname;
-    o.message.date = sansio::mail_date(std::time(nullptr), false);
+    o.message.myhostname = *myhostname;
+    o.message.date = sansio::mail_date(std::time(nullptr), compat39);
     o.message.pid = static_cast<std::uint32_t>(::getpid());
 
-    const sansio::qmqp_request request(o.client, o.message);  // the same bytes the source sends
-    cli_observer observer{verbose, count, &request};
+    std::optional<sansio::qmqp_request> request;  // -v -v traces: the same bytes the source sends
+    if (verbose > 1) request.emplace(o.client, o.message);
+    cli_observer observer{verbose, count, request ? &*request : nullptr};
     const auto report = cli::run_source(hana::tuple_t<qmqp>, "qmqp", family, pacing, delay, o, address, observer);
     if (count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open
     if (!report_format.empty())
         cli::print_source_report(report_format, cli::source_report_json("qmqp-source", report, o.messages,
-                                                                         request.message_size()));
+                                                                         o.message.length));
     if (report.error) cli::fatal(report.what);
     return 0;
 }

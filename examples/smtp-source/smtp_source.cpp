@@ -10,6 +10,7 @@
 
 #include <mailload/mailload.hpp>
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,8 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <iterator>
+#include <optional>
 #include <string>
 
 namespace {
@@ -92,14 +92,27 @@ struct settings {
     const char* file = nullptr;
     const char* sender = nullptr;
     const char* recipient = nullptr;
-    const char* myhostname = nullptr;
+    std::optional<std::string> myhostname;  // -M, checked where it is given (as Postfix does)
     const char* address = nullptr;
 };
 
+/// The -F file, whole; Postfix's diagnostics when it cannot be opened or read (a directory).
 std::string read_file(const char* path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) cli::fatal(std::string("open ") + path + ": " + std::strerror(errno));
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) cli::fatal(std::string("open ") + path + ": " + std::strerror(errno));
+    std::string content;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            cli::fatal(std::string("read ") + path + ": " + std::strerror(errno));
+        }
+        content.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return content;
 }
 
 settings parse(int argc, char** argv) {
@@ -141,7 +154,7 @@ settings parse(int argc, char** argv) {
             o.messages = static_cast<std::uint64_t>(v);
             break;
         }
-        case 'M': s.myhostname = optarg; break;
+        case 'M': s.myhostname = cli::myhostname(optarg); break;
         case 'N': s.numbered = true; break;
         case 'o':
             o.client.send_helo = false;
@@ -180,6 +193,7 @@ settings parse(int argc, char** argv) {
     }
     if (argc - optind != 1) usage();
     s.address = argv[optind];
+    if (s.file) s.source.message.file_content = read_file(s.file);  // before the address, as Postfix
     return s;
 }
 
@@ -189,6 +203,8 @@ struct cli_observer {
     bool count = false;
     bool lmtp = false;
     unsigned long counter = 0;
+
+    std::chrono::steady_clock::duration timeout{};
 
     void on_event(const sansio::client_event& e) {
         switch (e.kind) {
@@ -227,7 +243,8 @@ struct cli_observer {
     template <class Socket>
     void on_connected(Socket& socket) {
         if (!verbose) return;
-        cli::info("smtp_stream_setup: maxtime=300 enable_deadline=0 min_data_rate=0");
+        const auto maxtime = std::chrono::ceil<std::chrono::seconds>(timeout).count();
+        cli::info("smtp_stream_setup: maxtime=" + std::to_string(maxtime) + " enable_deadline=0 min_data_rate=0");
         cli::log_tcp_tweak(socket);
     }
 };
@@ -245,7 +262,7 @@ int main(int argc, char** argv) {
     const auto spec = sansio::parse_client_endpoint(s.address, "smtp");
     if (!spec) cli::fatal(spec.error);
 
-    const std::string myhostname = cli::myhostname(s.myhostname);
+    const std::string myhostname = s.myhostname ? *s.myhostname : cli::myhostname(nullptr);
     const std::string fallback = "foo@" + myhostname;
     o.client.helo_name = myhostname;
     o.client.sender = s.sender ? s.sender : fallback;
@@ -262,11 +279,10 @@ int main(int argc, char** argv) {
     o.message.sender = o.client.sender;
     o.message.myhostname = myhostname;
     o.message.headers = s.send_headers && !s.file;
-    if (s.file) o.message.file_content = read_file(s.file);
     o.message.date = sansio::mail_date(std::time(nullptr), s.compat39);
     o.message.pid = static_cast<std::uint32_t>(::getpid());
 
-    cli_observer observer{s.verbose, s.count, s.protocol == "lmtp"};
+    cli_observer observer{s.verbose, s.count, s.protocol == "lmtp", 0, o.timeout};
     const auto report =
         cli::run_source(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.pacing, s.delay, o, s.address, observer);
     if (s.count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open

@@ -456,6 +456,8 @@ class DiagnosticsTest(unittest.TestCase):
             [address, "extra"],
             [address, "-m", "2"],   # options after the address are arguments
             ["-X", address],
+            ["-w", "0x2", address],   # a decimal number only, as atoi() reads it
+            ["-R", "inf", address],
         ]
         results = parallel(lambda args: self.both(args), cases)
         for args, (pf, ours) in zip(cases, results):
@@ -463,6 +465,18 @@ class DiagnosticsTest(unittest.TestCase):
             self.assertEqual(pf.returncode, 1, ctx)
             self.assertTrue(norm_diag(pf.stderr, PF_SOURCE).endswith(SOURCE_USAGE), "%s: %r" % (ctx, pf.stderr))
             self.assert_same(pf, ours, ctx)
+
+    def test_check_order(self):
+        # -M is checked where it stands among the options, before the other checks
+        address = "127.0.0.1:9"   # never reached
+        cases = [["-M", "bad_host!", "-s", "0", address], ["-s", "0", "-M", "bad_host!", address],
+                 ["-M", "bad_host!", "[::1"], ["-M", "bad_host!", address, "extra"]]
+        results = parallel(lambda args: self.both(args), cases)
+        for args, (pf, ours) in zip(cases, results):
+            ctx = "args=%r" % (args,)
+            self.assertEqual(pf.returncode, 1, ctx)
+            self.assert_same(pf, ours, ctx)
+        self.assertIn(b"fatal: bad hostname: bad_host!", results[0][0].stderr)
 
     def test_sink_bad_options(self):
         cases = [
