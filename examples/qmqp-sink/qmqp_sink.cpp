@@ -33,6 +33,9 @@ void help() {
         "  -x time           exit time seconds after start-up\n"
         "mailload options:\n"
         "  --timeout=SECONDS     idle limit per read or write (default 100; Postfix's has none)\n"
+        "  --session-limit=SECONDS  close a session this long after it opened, however busy the\n"
+        "                        client keeps it (default 600; with --timeout alone, a client that\n"
+        "                        sends a byte now and then could hold a session forever)\n"
         "  --max-sessions=N      sessions at once; more wait in the backlog (default 256; Postfix's: none)\n"
         "  --max-size=BYTES      longest request accepted (default 1073741824)\n"
         "  --help, --version\n",
@@ -84,12 +87,14 @@ int main(int argc, char** argv) {
 
     sink_options o;
     o.stop_signals = {SIGTERM, SIGINT};
+    o.session_limit = std::chrono::minutes(10);  // mailload's default; Postfix's has no limit at all
     std::string family = "inet";
     int verbose = 0;
     bool count = false;
-    enum { opt_timeout = 256, opt_max_sessions, opt_max_size, opt_help, opt_version };
+    enum { opt_timeout = 256, opt_session_limit, opt_max_sessions, opt_max_size, opt_help, opt_version };
     static const option longopts[] = {
         {"timeout", required_argument, nullptr, opt_timeout},
+        {"session-limit", required_argument, nullptr, opt_session_limit},
         {"max-sessions", required_argument, nullptr, opt_max_sessions},
         {"max-size", required_argument, nullptr, opt_max_size},
         {"help", no_argument, nullptr, opt_help},
@@ -110,6 +115,7 @@ int main(int argc, char** argv) {
             break;
         }
         case opt_timeout: o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout")); break;
+        case opt_session_limit: o.session_limit = cli::seconds(cli::positive_seconds(optarg, "session limit")); break;
         case opt_max_sessions: o.max_sessions = static_cast<std::uint32_t>(cli::positive(optarg, "session limit")); break;
         case opt_max_size: {
             const long long v = cli::leading_integer(optarg);

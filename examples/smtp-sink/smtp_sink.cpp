@@ -71,6 +71,8 @@ void help() {
         "  -w delay      delay the DATA reply;  -W cmd:delay[:odds]  delay replies to cmd\n"
         "mailload options:\n"
         "  --compat=3.9  zero-padded day in dump dates (default 3.8, as Debian 12's Postfix)\n"
+        "  --session-limit=SECONDS  close a session this long after it opened, busy or not\n"
+        "                (default: none, as Postfix's; -t alone lets a client that trickles bytes stay)\n"
         "  Delays (-A -H -w -W -t) accept fractional seconds.\n"
         "  --help, --version\n",
         cli::program.c_str());
@@ -179,9 +181,10 @@ settings parse(int argc, char** argv) {
     settings s;
     auto& o = s.sink;
     auto& cfg = o.server;
-    enum { opt_compat = 256, opt_help, opt_version };
+    enum { opt_compat = 256, opt_session_limit, opt_help, opt_version };
     static const option longopts[] = {
         {"compat", required_argument, nullptr, opt_compat},
+        {"session-limit", required_argument, nullptr, opt_session_limit},
         {"help", no_argument, nullptr, opt_help},
         {"version", no_argument, nullptr, opt_version},
         {nullptr, 0, nullptr, 0},
@@ -256,6 +259,7 @@ settings parse(int argc, char** argv) {
         }
         case 'W': command_delay(optarg, cfg); break;
         case opt_compat: s.compat39 = cli::compat39(optarg); break;
+        case opt_session_limit: o.session_limit = cli::seconds(cli::positive_seconds(optarg, "session limit")); break;
         case opt_help: help(); std::exit(0);
         case opt_version: cli::version();
         default: usage();

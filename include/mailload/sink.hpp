@@ -39,6 +39,8 @@ struct sink_options {
     int backlog = 128;                       ///< listen(2) backlog
     std::uint32_t max_sessions = 256;        ///< -m: sessions open at once; more wait in the backlog
     std::chrono::steady_clock::duration timeout = std::chrono::seconds(100);  ///< -t: per read or write
+    /// a session's whole time: a peer that trickles bytes to beat `timeout` is cut off here (0: none)
+    std::chrono::steady_clock::duration session_limit{};
     int window_size = 0;                     ///< -T: SO_SNDBUF and SO_RCVBUF of the listener
     std::uint64_t stop_after_messages = 0;   ///< -M: stop once this many messages are answered
     std::uint64_t stop_after_sessions = 0;   ///< -n: stop once this many sessions have ended
@@ -263,6 +265,7 @@ private:
                         : s.info.peer.find(':') != std::string::npos ? session_info::inet6
                                                                              : session_info::inet4;
         if constexpr (requires { obs.on_connect(s.info, s.socket); }) obs.on_connect(s.info, s.socket);
+        if (opts_.session_limit.count() > 0) s.deadline.end_by(std::chrono::steady_clock::now() + opts_.session_limit);
         boost::asio::co_spawn(s.socket.get_executor(), watchdog(owned), boost::asio::detached);
         handler<Observer> h{*this, s, obs};
         s.algo.start();

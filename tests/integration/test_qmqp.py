@@ -740,6 +740,31 @@ class SinkRobustnessTest(unittest.TestCase):
         self.assertEqual(norm_diag(sink.stderr(), OUR_SINK), b"%s: warning: read timeout\n" % ARGV0.encode())
         self.assertEqual(sink.stdout(), b"1\r")
 
+    def test_session_limit(self):
+        # a client that sends a byte now and then never trips the per-read --timeout, but the
+        # session's whole time is limited: it is cut off, unanswered and uncounted
+        sink, _, target = start_sink(OUR_SINK, ["-c", "--timeout=5", "--session-limit=1"])
+        self.addCleanup(sink.stop)
+        slow = support.connect_to(target)
+        self.addCleanup(slow.close)
+        slow.sendall(b"100:")
+        slow.settimeout(0.25)   # the trickle's pace: one byte per quarter second, 25 s in all
+        closed = False
+        for _ in range(100):
+            try:
+                slow.sendall(b"x")
+                closed = slow.recv(1) == b""
+            except socket.timeout:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+            break
+        self.assertTrue(closed, "the trickling client was never cut off")
+        self.wait_stderr(b"warning: read timeout", sink)
+        self.assertEqual(norm_diag(sink.stderr(), OUR_SINK), b"%s: warning: read timeout\n" % ARGV0.encode())
+        self.assertEqual(send_parts(target, [b"5:hello,"]), (b"3:KOk,", "eof"))   # and the sink goes on
+        support.wait_until(lambda: sink.stdout() == b"1\r", STEP_TIMEOUT, "one reply counted")
+
     def test_max_sessions(self):
         # Postfix's sink has no limit (spec §8 item 28)
         sink, _, target = start_sink(OUR_SINK, ["-c", "--max-sessions=2"])

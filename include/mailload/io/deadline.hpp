@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace mailload::io {
@@ -20,7 +21,8 @@ namespace mailload::io {
  * cancel_after). Each operation calls begin() and end(); one watchdog coroutine per session,
  * watch(), wakes at the latest expiry and cancels the operation in progress if its time is up.
  * Expiries only move forward while it sleeps, so it never wakes late. pause() is the session's
- * other use of time (pacing, delayed replies), and stop() ends both.
+ * other use of time (pacing, delayed replies), and stop() ends both. end_by() adds a limit on
+ * the whole session: no operation may run past it, however busy the peer keeps each one.
  */
 class deadline {
 public:
@@ -29,9 +31,12 @@ public:
     deadline(const boost::asio::any_io_executor& ex, clock::duration limit)
         : timer_(ex), pause_(ex), limit_(limit) {}
 
+    /// From now on no operation may run past `t` (a session's time limit).
+    void end_by(clock::time_point t) noexcept { end_by_ = t; }
+
     /// An operation starts now.
     void begin() noexcept {
-        expiry_ = clock::now() + limit_;
+        expiry_ = std::min(clock::now() + limit_, end_by_);
         busy_ = true;
         expired_ = false;
     }
@@ -76,6 +81,7 @@ private:
     boost::asio::steady_timer pause_;
     clock::duration limit_;
     clock::time_point expiry_ = clock::now();
+    clock::time_point end_by_ = clock::time_point::max();
     bool busy_ = false;
     bool expired_ = false;
     bool stopped_ = false;
