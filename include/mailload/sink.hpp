@@ -183,7 +183,7 @@ private:
         std::optional<dump_writer> dump;
         session_info info;
         std::uint64_t recipients_counted = 0;
-        bool stop_after_write = false;
+        std::uint64_t stop_once_answered = 0;  // -M: stop once this many of ours are answered
     };
 
     void shutdown() {
@@ -241,7 +241,7 @@ private:
         Observer& obs;
         void on_event(const typename Protocol::server_algorithm& algo) { k.on_event(s, algo, obs); }
         void on_written() {
-            if (s.stop_after_write) k.shutdown();
+            if (s.stop_once_answered && s.algo.stats().answered >= s.stop_once_answered) k.shutdown();
         }
     };
 
@@ -279,7 +279,8 @@ private:
             obs.on_disconnect(s.info, ec, s.algo.failed_while_writing());
         sessions_.erase(me);
         slot_.cancel();
-        if (opts_.stop_after_sessions && counters_.sessions >= opts_.stop_after_sessions) shutdown();
+        if (s.stop_once_answered || (opts_.stop_after_sessions && counters_.sessions >= opts_.stop_after_sessions))
+            shutdown();
     }
 
     template <class Observer>
@@ -308,7 +309,8 @@ private:
             counters_.recipients += algo.stats().recipients - s.recipients_counted;
             s.recipients_counted = algo.stats().recipients;
             if (s.dump && !s.dump->finish(err)) fatal(err);
-            if (opts_.stop_after_messages && counters_.messages >= opts_.stop_after_messages) s.stop_after_write = true;
+            if (opts_.stop_after_messages && counters_.messages >= opts_.stop_after_messages)
+                s.stop_once_answered = algo.stats().messages;  // the reply may be delayed, or never come
             break;
         case sansio::server_event::reset:
             if (s.dump) s.dump->abandon();

@@ -1237,6 +1237,27 @@ class BugFixTest(unittest.TestCase):
         self.assertEqual(pf_s2c.count(b"250 2.0.0 Ok\r\n"), 1, pf_s2c)
         self.assertIn(b"fatal: lost connection while sending message", pf_res.stderr)
 
+    def test_M_waits_for_a_delayed_reply(self):
+        """-M 1 with the "." reply delayed (-W .:0.3) and the content pipelined behind DATA: the
+        354 goes out first, and the sink still exits only after the delayed 250."""
+        server, target = start_sink(OURS, ["-M", "1", "-W", ".:0.3"])
+        self.addCleanup(server.stop)
+        tr = converse(target, [(None, 1), (b"HELO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\nx\r\n.\r\n", 5)])
+        self.assertEqual(tr.wire(), GREETING + b"250 smtp-sink\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+                         b"354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok\r\n<CLOSED>")
+        self.assertEqual(wait_exit(server, 5), 0)
+
+    def test_M_with_the_dot_dropped(self):
+        """-M 1 -q .: the last message is never answered (the connection is dropped instead);
+        the sink exits once that session has ended, not at some later write."""
+        server, target = start_sink(OURS, ["-c", "-M", "1", "-q", "."])
+        self.addCleanup(server.stop)
+        tr = converse(target, [(None, 1), (b"HELO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n", 4),
+                               (b"x\r\n.\r\n", 0)])
+        self.assertTrue(tr.wire().endswith(b"354 End data with <CR><LF>.<CR><LF>\r\n<CLOSED>"), tr.wire())
+        self.assertEqual(wait_exit(server, 5), 0)
+        self.assertEqual(counters(server)[-1], {"sess": 1, "quit": 0, "mesg": 1})
+
     def test_delayed_replies_in_order(self):
         """Obs 33: a delayed reply holds back the replies after it (Postfix's overtake it)."""
         def run(program, delay):

@@ -25,7 +25,8 @@ namespace mailload::io {
  * Runs `algo` on the connected `stream` until it asks to close or is done: writes and reads
  * under `dl`'s time limit (end of stream reads as error::lost_connection, an expired limit as
  * error::timeout); `wait` actions pause on `dl` (no time limit runs meanwhile). After each
- * successful write it calls `handler.on_written()` if the handler has one.
+ * successful write, once the algorithm has taken its result (and before the action it asks
+ * for next is carried out), it calls `handler.on_written()` if the handler has one.
  * `handler.on_event()` is called for each `event` action and
  * `co_await handler.next_message()` for each `next_message` action; the latter's error code
  * goes back to the algorithm. Returns success after `close`, or the `done` action's error.
@@ -37,8 +38,12 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
     using boost::asio::use_awaitable;
     boost::system::error_code ec;
     std::size_t n = 0;
+    bool written = false;
     for (;;) {
         const sansio::next_action act = algo.resume(ec, n);
+        if constexpr (requires { handler.on_written(); })
+            if (written) handler.on_written();
+        written = false;
         ec = {};
         n = 0;
         switch (act.type()) {
@@ -52,8 +57,7 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
                 as_tuple(use_awaitable));
             ec = dl.end(e);
             n = k;
-            if constexpr (requires { handler.on_written(); })
-                if (!ec) handler.on_written();
+            written = !ec;
             break;
         }
         case sansio::action_type::read: {

@@ -192,6 +192,7 @@ public:
         if (last == action_type::write) {
             write_failed_ = static_cast<bool>(ec);
             if (ec) return next_action::done(peer_result(ec, false));
+            ++stats_.answered;
             return next_action::close();
         }
         if (last == action_type::read) {

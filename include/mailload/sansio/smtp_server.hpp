@@ -118,6 +118,7 @@ struct server_event {
 /// Per-connection tallies.
 struct server_stats {
     std::uint64_t messages = 0;
+    std::uint64_t answered = 0;    ///< messages whose "." reply (any reply) has been written
     std::uint64_t recipients = 0;  ///< recipients of the complete messages
     std::uint64_t data_bytes = 0;  ///< message data bytes, end markers included
     std::uint64_t quits = 0;
@@ -170,6 +171,7 @@ public:
         data_mode_ = in_transaction_ = closing_ = after_data_ = write_failed_ = false;
         pending_ = pending_t::none;
         rcpts_ = 0;
+        dots_in_out_ = 0;
         proto_ = cfg_.lmtp ? client_proto::lmtp : client_proto::smtp;
         helo_args_.clear();
         have_helo_ = false;
@@ -183,6 +185,8 @@ public:
             write_failed_ = static_cast<bool>(ec);
             if (ec) return remember(end_connection(peer_result(ec, false)));
             out_.clear();
+            stats_.answered += dots_in_out_;
+            dots_in_out_ = 0;
             break;
         case action_type::read:
             ec = peer_result(ec, n == 0);
@@ -351,6 +355,7 @@ private:
             return;
         }
         if (cfg_.close.has(cmd)) {
+            if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
             out_ += "421 4.0.0 Server closing connection\r\n";
             closing_ = true;
             return;
@@ -398,6 +403,7 @@ private:
     }
 
     void repeat_for_dot(smtp_command cmd, std::string_view text) {
+        if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
         const std::uint32_t times = cmd == smtp_command::dot && cfg_.lmtp && after_data_ ? rcpts_ : 1;
         for (std::uint32_t i = 0; i < times; ++i) out_ += text;
     }
@@ -493,6 +499,7 @@ private:
     bool delayed_after_data_ = false;
     std::string args_;
     std::uint32_t rcpts_ = 0;
+    std::uint32_t dots_in_out_ = 0;  // replies to messages in out_, not yet written
     std::uint64_t message_bytes_ = 0;
     client_proto proto_ = client_proto::smtp;
     std::string helo_args_;

@@ -211,6 +211,7 @@ struct transcript
 {
     std::string output;  // every write, joined
     std::vector<std::string> writes;
+    std::vector<std::uint64_t> answered;  // stats().answered after each write
     std::vector<recorded_event> events;
     std::vector<std::chrono::steady_clock::duration> waits;
     std::optional<next_action> last;
@@ -236,6 +237,7 @@ transcript feed(smtp_server& s, const std::vector<std::string>& chunks)
             t.output += data;
             t.writes.push_back(data);
             act = s.resume({}, data.size());
+            t.answered.push_back(s.stats().answered);
             break;
         }
         case action_type::read:
@@ -1400,6 +1402,40 @@ BOOST_FIXTURE_TEST_CASE(delayed_reply_keeps_later_pipelined_replies_after_it, fi
             describe(chunks)
         );
         BOOST_TEST(t.waits.size() == 2u);
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(answered_counts_written_dot_replies, fixture)
+{
+    // -M stops a sink once its last message's reply is out: the count moves with the write that
+    // carries a "." reply (however it is delayed, whatever it says), and never for a dropped one.
+    const std::string burst = "HELO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\nx\r\n.\r\n";
+    {
+        cfg.delays[static_cast<std::size_t>(smtp_command::dot)] = command_delay{1s, 0};
+        smtp_server srv(cfg);
+        srv.start();
+        const transcript t = feed(srv, {burst, "QUIT\r\n"});
+        BOOST_TEST(t.writes == (std::vector<std::string>{greeting, helo_ok + mail_ok + rcpt_ok + go_ahead, ok, bye}));
+        BOOST_TEST(t.answered == (std::vector<std::uint64_t>{0, 0, 1, 1}));
+        cfg.delays = {};
+    }
+    {
+        cfg.hard.add(smtp_command::dot);
+        smtp_server srv(cfg);
+        srv.start();
+        const transcript t = feed(srv, {burst + "QUIT\r\n"});
+        BOOST_TEST(t.writes == (std::vector<std::string>{greeting, helo_ok + mail_ok + rcpt_ok + go_ahead + hard + bye}));
+        BOOST_TEST(t.answered == (std::vector<std::uint64_t>{0, 1}));
+        cfg.hard = {};
+    }
+    {
+        cfg.drop.add(smtp_command::dot);
+        smtp_server srv(cfg);
+        srv.start();
+        const transcript t = feed(srv, {burst});
+        BOOST_TEST(t.writes == (std::vector<std::string>{greeting, helo_ok + mail_ok + rcpt_ok + go_ahead}));
+        BOOST_TEST(t.answered == (std::vector<std::uint64_t>{0, 0}));
+        BOOST_TEST(srv.stats().messages == 1u);
     }
 }
 
