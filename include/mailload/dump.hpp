@@ -39,9 +39,7 @@ struct dump_options {
 class dump_writer {
 public:
     dump_writer(const dump_options& o, std::string_view hostname, std::mt19937_64& rng)
-        : opts_(o), hostname_(hostname), rng_(rng) {
-        buf_.reserve(1 << 16);
-    }
+        : opts_(o), hostname_(hostname), rng_(rng) {}
     dump_writer(const dump_writer&) = delete;
     dump_writer& operator=(const dump_writer&) = delete;
     ~dump_writer() { abandon(); }
@@ -54,6 +52,7 @@ public:
         if (!create(expand(when_), error)) return false;
         if (opts_.shared) ::unlink(path_.c_str());
         unstuffer_.reset();
+        buf_.reserve(1 << 16);  // at the first MAIL: an idle session costs nothing
         buf_ = opts_.start;
         buf_.append("X-Client-Addr: ").append(client).append("\n");
         buf_.append("X-Client-Proto: ").append(proto_name(proto)).append("\n");

@@ -1581,6 +1581,7 @@ struct server_event {
 /// Per-connection tallies.
 struct server_stats {
     std::uint64_t messages = 0;
+    std::uint64_t answered = 0;    ///< messages whose "." reply (any reply) has been written
     std::uint64_t recipients = 0;  ///< recipients of the complete messages
     std::uint64_t data_bytes = 0;  ///< message data bytes, end markers included
     std::uint64_t quits = 0;
@@ -1605,7 +1606,6 @@ public:
     explicit smtp_server(const server_config& cfg, std::uint64_t seed = 1)
         : cfg_(cfg), rng_(static_cast<std::uint_fast32_t>(seed % 2147483646u + 1)) {
         out_.reserve(1024);
-        args_.reserve(max_line);
         greeting_ = cfg.pix ? "220 ********\r\n" : "220 " + cfg.hostname + (cfg.esmtp ? " ESMTP\r\n" : "\r\n");
         ehlo_ = "250-" + cfg.hostname + "\r\n";
         if (cfg.pipelining) ehlo_ += "250-PIPELINING\r\n";
@@ -1633,6 +1633,7 @@ public:
         data_mode_ = in_transaction_ = closing_ = after_data_ = write_failed_ = false;
         pending_ = pending_t::none;
         rcpts_ = 0;
+        dots_in_out_ = 0;
         proto_ = cfg_.lmtp ? client_proto::lmtp : client_proto::smtp;
         helo_args_.clear();
         have_helo_ = false;
@@ -1646,6 +1647,8 @@ public:
             write_failed_ = static_cast<bool>(ec);
             if (ec) return remember(end_connection(peer_result(ec, false)));
             out_.clear();
+            stats_.answered += dots_in_out_;
+            dots_in_out_ = 0;
             break;
         case action_type::read:
             ec = peer_result(ec, n == 0);
@@ -1814,6 +1817,7 @@ private:
             return;
         }
         if (cfg_.close.has(cmd)) {
+            if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
             out_ += "421 4.0.0 Server closing connection\r\n";
             closing_ = true;
             return;
@@ -1861,6 +1865,7 @@ private:
     }
 
     void repeat_for_dot(smtp_command cmd, std::string_view text) {
+        if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
         const std::uint32_t times = cmd == smtp_command::dot && cfg_.lmtp && after_data_ ? rcpts_ : 1;
         for (std::uint32_t i = 0; i < times; ++i) out_ += text;
     }
@@ -1956,6 +1961,7 @@ private:
     bool delayed_after_data_ = false;
     std::string args_;
     std::uint32_t rcpts_ = 0;
+    std::uint32_t dots_in_out_ = 0;  // replies to messages in out_, not yet written
     std::uint64_t message_bytes_ = 0;
     client_proto proto_ = client_proto::smtp;
     std::string helo_args_;
@@ -1999,9 +2005,7 @@ struct dump_options {
 class dump_writer {
 public:
     dump_writer(const dump_options& o, std::string_view hostname, std::mt19937_64& rng)
-        : opts_(o), hostname_(hostname), rng_(rng) {
-        buf_.reserve(1 << 16);
-    }
+        : opts_(o), hostname_(hostname), rng_(rng) {}
     dump_writer(const dump_writer&) = delete;
     dump_writer& operator=(const dump_writer&) = delete;
     ~dump_writer() { abandon(); }
@@ -2014,6 +2018,7 @@ public:
         if (!create(expand(when_), error)) return false;
         if (opts_.shared) ::unlink(path_.c_str());
         unstuffer_.reset();
+        buf_.reserve(1 << 16);  // at the first MAIL: an idle session costs nothing
         buf_ = opts_.start;
         buf_.append("X-Client-Addr: ").append(client).append("\n");
         buf_.append("X-Client-Proto: ").append(proto_name(proto)).append("\n");
@@ -2191,6 +2196,7 @@ private:
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace mailload::io {
@@ -2200,7 +2206,8 @@ namespace mailload::io {
  * cancel_after). Each operation calls begin() and end(); one watchdog coroutine per session,
  * watch(), wakes at the latest expiry and cancels the operation in progress if its time is up.
  * Expiries only move forward while it sleeps, so it never wakes late. pause() is the session's
- * other use of time (pacing, delayed replies), and stop() ends both.
+ * other use of time (pacing, delayed replies), and stop() ends both. end_by() adds a limit on
+ * the whole session: no operation may run past it, however busy the peer keeps each one.
  */
 class deadline {
 public:
@@ -2209,9 +2216,12 @@ public:
     deadline(const boost::asio::any_io_executor& ex, clock::duration limit)
         : timer_(ex), pause_(ex), limit_(limit) {}
 
+    /// From now on no operation may run past `t` (a session's time limit).
+    void end_by(clock::time_point t) noexcept { end_by_ = t; }
+
     /// An operation starts now.
     void begin() noexcept {
-        expiry_ = clock::now() + limit_;
+        expiry_ = std::min(clock::now() + limit_, end_by_);
         busy_ = true;
         expired_ = false;
     }
@@ -2256,6 +2266,7 @@ private:
     boost::asio::steady_timer pause_;
     clock::duration limit_;
     clock::time_point expiry_ = clock::now();
+    clock::time_point end_by_ = clock::time_point::max();
     bool busy_ = false;
     bool expired_ = false;
     bool stopped_ = false;
@@ -2324,7 +2335,8 @@ namespace mailload::io {
  * Runs `algo` on the connected `stream` until it asks to close or is done: writes and reads
  * under `dl`'s time limit (end of stream reads as error::lost_connection, an expired limit as
  * error::timeout); `wait` actions pause on `dl` (no time limit runs meanwhile). After each
- * successful write it calls `handler.on_written()` if the handler has one.
+ * successful write, once the algorithm has taken its result (and before the action it asks
+ * for next is carried out), it calls `handler.on_written()` if the handler has one.
  * `handler.on_event()` is called for each `event` action and
  * `co_await handler.next_message()` for each `next_message` action; the latter's error code
  * goes back to the algorithm. Returns success after `close`, or the `done` action's error.
@@ -2336,8 +2348,12 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
     using boost::asio::use_awaitable;
     boost::system::error_code ec;
     std::size_t n = 0;
+    bool written = false;
     for (;;) {
         const sansio::next_action act = algo.resume(ec, n);
+        if constexpr (requires { handler.on_written(); })
+            if (written) handler.on_written();
+        written = false;
         ec = {};
         n = 0;
         switch (act.type()) {
@@ -2351,8 +2367,7 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
                 as_tuple(use_awaitable));
             ec = dl.end(e);
             n = k;
-            if constexpr (requires { handler.on_written(); })
-                if (!ec) handler.on_written();
+            written = !ec;
             break;
         }
         case sansio::action_type::read: {
@@ -2752,6 +2767,7 @@ public:
         if (last == action_type::write) {
             write_failed_ = static_cast<bool>(ec);
             if (ec) return next_action::done(peer_result(ec, false));
+            ++stats_.answered;
             return next_action::close();
         }
         if (last == action_type::read) {
@@ -2977,6 +2993,8 @@ struct sink_options {
     int backlog = 128;                       ///< listen(2) backlog
     std::uint32_t max_sessions = 256;        ///< -m: sessions open at once; more wait in the backlog
     std::chrono::steady_clock::duration timeout = std::chrono::seconds(100);  ///< -t: per read or write
+    /// a session's whole time: a peer that trickles bytes to beat `timeout` is cut off here (0: none)
+    std::chrono::steady_clock::duration session_limit{};
     int window_size = 0;                     ///< -T: SO_SNDBUF and SO_RCVBUF of the listener
     std::uint64_t stop_after_messages = 0;   ///< -M: stop once this many messages are answered
     std::uint64_t stop_after_sessions = 0;   ///< -n: stop once this many sessions have ended
@@ -3119,7 +3137,7 @@ private:
         std::optional<dump_writer> dump;
         session_info info;
         std::uint64_t recipients_counted = 0;
-        bool stop_after_write = false;
+        std::uint64_t stop_once_answered = 0;  // -M: stop once this many of ours are answered
     };
 
     void shutdown() {
@@ -3177,7 +3195,7 @@ private:
         Observer& obs;
         void on_event(const typename Protocol::server_algorithm& algo) { k.on_event(s, algo, obs); }
         void on_written() {
-            if (s.stop_after_write) k.shutdown();
+            if (s.stop_once_answered && s.algo.stats().answered >= s.stop_once_answered) k.shutdown();
         }
     };
 
@@ -3201,6 +3219,7 @@ private:
                         : s.info.peer.find(':') != std::string::npos ? session_info::inet6
                                                                              : session_info::inet4;
         if constexpr (requires { obs.on_connect(s.info, s.socket); }) obs.on_connect(s.info, s.socket);
+        if (opts_.session_limit.count() > 0) s.deadline.end_by(std::chrono::steady_clock::now() + opts_.session_limit);
         boost::asio::co_spawn(s.socket.get_executor(), watchdog(owned), boost::asio::detached);
         handler<Observer> h{*this, s, obs};
         s.algo.start();
@@ -3214,7 +3233,8 @@ private:
             obs.on_disconnect(s.info, ec, s.algo.failed_while_writing());
         sessions_.erase(me);
         slot_.cancel();
-        if (opts_.stop_after_sessions && counters_.sessions >= opts_.stop_after_sessions) shutdown();
+        if (s.stop_once_answered || (opts_.stop_after_sessions && counters_.sessions >= opts_.stop_after_sessions))
+            shutdown();
     }
 
     template <class Observer>
@@ -3243,7 +3263,8 @@ private:
             counters_.recipients += algo.stats().recipients - s.recipients_counted;
             s.recipients_counted = algo.stats().recipients;
             if (s.dump && !s.dump->finish(err)) fatal(err);
-            if (opts_.stop_after_messages && counters_.messages >= opts_.stop_after_messages) s.stop_after_write = true;
+            if (opts_.stop_after_messages && counters_.messages >= opts_.stop_after_messages)
+                s.stop_once_answered = algo.stats().messages;  // the reply may be delayed, or never come
             break;
         case sansio::server_event::reset:
             if (s.dump) s.dump->abandon();
@@ -3569,8 +3590,10 @@ private:
 #include <boost/asio/socket_base.hpp>
 
 #include <netdb.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -3635,11 +3658,20 @@ struct inet {
     static void prepare(protocol_type::socket& s, int window) { detail::prepare_client_socket(s, window); }
 
     /// A listen address: a host resolves as for clients; no host means the wildcard, which for
-    /// inet<any> is [::] accepting IPv4 too (Postfix's binds 0.0.0.0 only), for inet<v6> [::]
-    /// IPv6 only, for inet<v4> 0.0.0.0.
+    /// inet<any> is [::] accepting IPv4 too (Postfix's binds 0.0.0.0 only) — or 0.0.0.0 on a
+    /// kernel without IPv6 —, for inet<v6> [::] IPv6 only, for inet<v4> 0.0.0.0.
     static resolved_endpoint<protocol_type::endpoint> resolve_listen(const sansio::endpoint_spec& spec) {
         if (!spec.host.empty()) return resolve(spec);
-        return resolve(sansio::endpoint_spec{false, {}, Family::family == AF_INET ? "0.0.0.0" : "::", spec.port});
+        const bool v4 = Family::family == AF_INET || (Family::family == AF_UNSPEC && !kernel_has_ipv6());
+        return resolve(sansio::endpoint_spec{false, {}, v4 ? "0.0.0.0" : "::", spec.port});
+    }
+
+    /// Whether this kernel makes IPv6 sockets (Postfix's inet_proto_init() asks the same way).
+    static bool kernel_has_ipv6() noexcept {
+        const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return errno != EAFNOSUPPORT;
+        ::close(fd);
+        return true;
     }
 
     /// Opens, configures and binds a listening socket (SO_REUSEADDR; -T buffers; IPV6_V6ONLY

@@ -152,6 +152,45 @@ BOOST_AUTO_TEST_CASE(neither_source_nor_sink_allocates_per_message) {
     BOOST_TEST(served.totals.sessions == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_new_connection_costs_a_bounded_number_of_allocations) {
+    // Postfix's default, a connection per message: once a session is set up, serving its message
+    // allocates nothing; setting up and tearing down a connection costs both sides a few (the
+    // session object, the server's reply strings, coroutine frames). A bound, so that it shows if
+    // it grows.
+    temp_dir dir;
+    const std::string path = (dir.path / "sink").string();
+    sink<smtp, unix_domain> server(sink_options{});
+    BOOST_TEST_REQUIRE(server.listen("unix:" + path).empty());
+    std::atomic<std::size_t> sink_allocations{0};
+    struct observer {
+        std::atomic<std::size_t>* n;
+        std::size_t at_connect = 0;
+        void on_connect(const session_info&, sink<smtp, unix_domain>::socket_type&) { at_connect = allocations.load(); }
+        void on_disconnect(const session_info&, boost::system::error_code, bool) {
+            n->fetch_add(allocations.load() - at_connect);
+        }
+    };
+    sink_report served;
+    std::thread t([&] { served = server.run(observer{&sink_allocations}); });
+    auto cost = [&](std::uint64_t messages) {
+        source<smtp, unix_domain> load(options(messages, 1, false));
+        const auto before = allocations.load();
+        const auto r = load.run("unix:" + path);
+        BOOST_TEST_REQUIRE(!r.error, r.what);
+        return allocations.load() - before;
+    };
+    const auto small = cost(20);
+    const auto large = cost(2020);
+    server.stop();
+    t.join();
+    BOOST_TEST_MESSAGE("allocations per connection (source and sink): " << (large - small) / 2000.0
+                       << "; between the sink's connect and disconnect, in all: " << sink_allocations.load());
+    BOOST_TEST(served.totals.messages == 2040u);
+    BOOST_TEST(large - small <= 16 * 2000u, (large - small) / 2000.0 << " allocations per connection");
+    // the other side runs meanwhile: its allocations may fall between a connect and a disconnect
+    BOOST_TEST(sink_allocations.load() <= 100u, sink_allocations.load() << " allocations inside sessions");
+}
+
 BOOST_AUTO_TEST_CASE(a_silent_server_times_out) {
     temp_dir dir;
     fake_smtp_server server((dir.path / "s").string(), false, false);

@@ -143,7 +143,6 @@ public:
     explicit smtp_server(const server_config& cfg, std::uint64_t seed = 1)
         : cfg_(cfg), rng_(static_cast<std::uint_fast32_t>(seed % 2147483646u + 1)) {
         out_.reserve(1024);
-        args_.reserve(max_line);
         greeting_ = cfg.pix ? "220 ********\r\n" : "220 " + cfg.hostname + (cfg.esmtp ? " ESMTP\r\n" : "\r\n");
         ehlo_ = "250-" + cfg.hostname + "\r\n";
         if (cfg.pipelining) ehlo_ += "250-PIPELINING\r\n";

@@ -11,8 +11,10 @@
 #include <boost/asio/socket_base.hpp>
 
 #include <netdb.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -77,11 +79,20 @@ struct inet {
     static void prepare(protocol_type::socket& s, int window) { detail::prepare_client_socket(s, window); }
 
     /// A listen address: a host resolves as for clients; no host means the wildcard, which for
-    /// inet<any> is [::] accepting IPv4 too (Postfix's binds 0.0.0.0 only), for inet<v6> [::]
-    /// IPv6 only, for inet<v4> 0.0.0.0.
+    /// inet<any> is [::] accepting IPv4 too (Postfix's binds 0.0.0.0 only) — or 0.0.0.0 on a
+    /// kernel without IPv6 —, for inet<v6> [::] IPv6 only, for inet<v4> 0.0.0.0.
     static resolved_endpoint<protocol_type::endpoint> resolve_listen(const sansio::endpoint_spec& spec) {
         if (!spec.host.empty()) return resolve(spec);
-        return resolve(sansio::endpoint_spec{false, {}, Family::family == AF_INET ? "0.0.0.0" : "::", spec.port});
+        const bool v4 = Family::family == AF_INET || (Family::family == AF_UNSPEC && !kernel_has_ipv6());
+        return resolve(sansio::endpoint_spec{false, {}, v4 ? "0.0.0.0" : "::", spec.port});
+    }
+
+    /// Whether this kernel makes IPv6 sockets (Postfix's inet_proto_init() asks the same way).
+    static bool kernel_has_ipv6() noexcept {
+        const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return errno != EAFNOSUPPORT;
+        ::close(fd);
+        return true;
     }
 
     /// Opens, configures and binds a listening socket (SO_REUSEADDR; -T buffers; IPV6_V6ONLY
