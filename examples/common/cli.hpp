@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -114,6 +115,17 @@ void log_tcp_tweak(Socket& socket) {
                  std::to_string(4 * mss));
         }
     }
+}
+
+/// The -c counter, "N\r" on stdout: from one thread or several (--threads), in order.
+struct counter {
+    std::mutex mutex;
+    unsigned long n = 0;
+};
+inline void count_up(counter& c) {
+    std::lock_guard lock(c.mutex);
+    std::printf("%lu\r", ++c.n);
+    std::fflush(stdout);
 }
 
 /// The long options the tools share.

@@ -2,6 +2,8 @@
 // examples/common/report.hpp — --report=text|json for the sources (one translation unit per tool)
 #pragma once
 
+#include <common/run.hpp>
+
 #include <mailload/mailload.hpp>
 
 #include <boost/json.hpp>
@@ -15,31 +17,54 @@
 
 namespace cli {
 
+/// Percentiles of a latency histogram (ns) in milliseconds.
+inline boost::json::object latency_json(const mailload::report::histogram& h) {
+    boost::json::object o;
+    for (auto [name, p] : {std::pair{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p99.9", 99.9}})
+        o[name] = double(h.percentile(p)) / 1e6;
+    o["max"] = double(h.max()) / 1e6;
+    o["mean"] = h.mean() / 1e6;
+    o["count"] = h.count();
+    return o;
+}
+
 /// The report's shape: what a source did, in numbers a user can act on.
 inline boost::json::object source_report_json(std::string_view tool, const mailload::source_report& r,
-                                              std::uint64_t messages_asked, std::size_t message_bytes) {
+                                              const source_cli& how, const mailload::source_options& o) {
     namespace json = boost::json;
     using mailload::sansio::client_stage;
-    const double seconds = std::chrono::duration<double>(r.elapsed).count();
-    const auto& t = r.totals;
-    json::object rejected;
     static constexpr const char* stages[] = {"greeting", "helo", "mail", "rcpt", "data", "dot", "rset", "quit"};
+    const bool qmqp = tool == "qmqp-source";
+    const double seconds = std::chrono::duration<double>(r.elapsed).count();
+    const std::size_t message_bytes = o.message.length ? o.message.length : 80;  // 80: the built-in body
+    const auto& t = r.totals;
+    json::object rejected, replies, io_errors;
     for (std::size_t i = 0; i < t.rejected.size(); ++i) rejected[stages[i]] = t.rejected[i];
-    json::object latency;
-    for (auto [name, p] : {std::pair{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p99.9", 99.9}})
-        latency[name] = double(r.latency.percentile(p)) / 1e6;
-    latency["max"] = double(r.latency.max()) / 1e6;
-    latency["mean"] = r.latency.mean() / 1e6;
-    latency["count"] = r.latency.count();
+    r.replies.for_each([&](client_stage stage, int code, std::uint64_t n) {
+        auto& by_code = replies[stages[static_cast<std::size_t>(stage)]];
+        if (by_code.is_null()) by_code = json::object{};
+        by_code.as_object()[qmqp ? std::string(1, static_cast<char>(code)) : std::to_string(code)] = n;
+    });
+    for (const auto& [ec, n] : r.io_errors) io_errors[ec.message()] = n;
+    json::object latency{{"message", latency_json(r.latency)}, {"connect", latency_json(r.connect_latency)}};
+    for (std::size_t i = 0; i < r.reply_latency.size(); ++i)
+        if (r.reply_latency[i].count()) latency[stages[i]] = latency_json(r.reply_latency[i]);
+    json::object messages{{"asked", how.messages_given || o.duration.count() == 0 ? json::value(o.messages)
+                                                                                   : json::value(nullptr)},
+                          {"sent", t.messages_sent},
+                          {"accepted", t.messages_accepted}};
+    if (how.rate > 0) messages["late_starts"] = r.late_starts;
     return json::object{
         {"tool", tool},
         {"error", r.error ? json::value(r.what) : json::value(nullptr)},
-        {"messages", json::object{{"asked", messages_asked},
-                                  {"sent", t.messages_sent},
-                                  {"accepted", t.messages_accepted}}},
+        {"concurrency", json::object{{"model", how.how.concurrency}, {"threads", o.threads}, {"sessions", o.sessions}}},
+        {"pacing", json::object{{"model", how.how.pacing}, {"value", how.how.pace}}},
+        {"messages", messages},
         {"recipients", json::object{{"sent", t.recipients_sent}, {"accepted", t.recipients_accepted}}},
         {"rejected_by_stage", rejected},
+        {"replies", replies},
         {"connections", json::object{{"established", r.connections}, {"connect_failures", r.connect_failures}}},
+        {"io_errors", io_errors},
         {"elapsed_s", seconds},
         {"messages_per_s", seconds > 0 ? double(t.messages_accepted) / seconds : 0.0},
         {"megabytes_per_s", seconds > 0 ? double(t.messages_accepted) * double(message_bytes) / 1e6 / seconds : 0.0},
@@ -54,22 +79,41 @@ inline void print_source_report(std::string_view format, const boost::json::obje
         std::fwrite(s.data(), 1, s.size(), stdout);
         return;
     }
-    auto num = [&](const boost::json::object& o, const char* k) { return boost::json::value_to<double>(o.at(k)); };
+    namespace json = boost::json;
+    auto num = [&](const json::object& o, const char* k) { return json::value_to<double>(o.at(k)); };
+    auto u64 = [](const json::value& v) { return static_cast<unsigned long long>(v.to_number<std::uint64_t>()); };
     const auto& m = j.at("messages").as_object();
     const auto& r = j.at("recipients").as_object();
     const auto& c = j.at("connections").as_object();
-    const auto& l = j.at("latency_ms").as_object();
     std::printf("%s report\n", j.at("tool").as_string().c_str());
-    std::printf("  messages:    %.0f asked, %.0f sent, %.0f accepted\n", num(m, "asked"), num(m, "sent"), num(m, "accepted"));
-    std::printf("  recipients:  %.0f sent, %.0f accepted\n", num(r, "sent"), num(r, "accepted"));
+    std::printf("  messages:    ");
+    if (m.at("asked").is_null()) std::printf("unbounded");
+    else std::printf("%llu", u64(m.at("asked")));
+    std::printf(" asked, %.0f sent, %.0f accepted", num(m, "sent"), num(m, "accepted"));
+    if (m.contains("late_starts")) std::printf(", %llu started over 1 ms late", u64(m.at("late_starts")));
+    std::printf("\n  recipients:  %.0f sent, %.0f accepted\n", num(r, "sent"), num(r, "accepted"));
     std::printf("  rejected:   ");
     for (const auto& [stage, n] : j.at("rejected_by_stage").as_object())
-        std::printf(" %s %llu", std::string(stage).c_str(), static_cast<unsigned long long>(n.to_number<std::uint64_t>()));
-    std::printf("\n  connections: %.0f established, %.0f connect failures\n", num(c, "established"), num(c, "connect_failures"));
-    std::printf("  elapsed:     %.3f s, %.0f msg/s, %.2f MB/s\n", num(j, "elapsed_s"), num(j, "messages_per_s"),
+        std::printf(" %s %llu", std::string(stage).c_str(), u64(n));
+    std::printf("\n  replies:    ");
+    for (const auto& [stage, codes] : j.at("replies").as_object())
+        for (const auto& [code, n] : codes.as_object())
+            std::printf(" %s %s×%llu", std::string(stage).c_str(), std::string(code).c_str(), u64(n));
+    std::printf("\n  connections: %.0f established, %.0f connect failures\n", num(c, "established"),
+                num(c, "connect_failures"));
+    std::printf("  I/O errors: ");
+    if (j.at("io_errors").as_object().empty()) std::printf(" none");
+    for (const auto& [what, n] : j.at("io_errors").as_object()) std::printf(" %s ×%llu", std::string(what).c_str(), u64(n));
+    std::printf("\n  elapsed:     %.3f s, %.0f msg/s, %.2f MB/s\n", num(j, "elapsed_s"), num(j, "messages_per_s"),
                 num(j, "megabytes_per_s"));
-    std::printf("  latency:     p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (claim to acceptance, %.0f messages)\n",
-                num(l, "p50"), num(l, "p90"), num(l, "p99"), num(l, "p99.9"), num(l, "max"), num(l, "count"));
+    std::printf("  latency, ms       p50       p90       p99     p99.9       max     count\n");
+    for (const auto& [phase, l] : j.at("latency_ms").as_object()) {
+        const auto& o = l.as_object();
+        std::printf("    %-9s %9.3f %9.3f %9.3f %9.3f %9.3f %9llu\n", std::string(phase).c_str(), num(o, "p50"),
+                    num(o, "p90"), num(o, "p99"), num(o, "p99.9"), num(o, "max"), u64(o.at("count")));
+    }
+    std::printf("  (message: from its start — its claim, or when it was due under --rate — to its acceptance;\n"
+                "   connect: the connect; each stage: from the command's write, or the connect, to its reply)\n");
     if (!j.at("error").is_null()) std::printf("  error:       %s\n", j.at("error").as_string().c_str());
     std::fflush(stdout);
 }

@@ -6,15 +6,20 @@
 
 #include <mailload/mailload.hpp>
 
+#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 namespace cli {
 
@@ -25,24 +30,118 @@ inline std::string_view transport_name(std::string_view address, std::string_vie
     return address.starts_with("unix:") ? "unix" : family;
 }
 
+/// How a source runs, as the long options chose: concurrency ("single_thread", "thread_pool",
+/// "thread_per_session"), pacing ("none", "fixed", "random", "rate") and its figure (-w/-R's
+/// interval in seconds, --rate's messages per second).
+struct source_choices {
+    std::string_view concurrency = "single_thread";
+    std::string_view pacing = "none";
+    double pace = 0;
+};
+
+/// getopt_long codes of the long options both sources take; a tool's own start at opt_own.
+enum source_long_code : int {
+    opt_compat = 256, opt_connect_limit, opt_timeout, opt_report, opt_threads, opt_thread_per_session, opt_rate,
+    opt_duration, opt_help, opt_version, opt_own = 320
+};
+
+/// The long options both sources take, followed by `own`, ready for getopt_long().
+inline std::vector<option> source_longopts(std::initializer_list<option> own) {
+    std::vector<option> v = {
+        {"compat", required_argument, nullptr, opt_compat},
+        {"connect-limit", required_argument, nullptr, opt_connect_limit},
+        {"timeout", required_argument, nullptr, opt_timeout},
+        {"report", required_argument, nullptr, opt_report},
+        {"threads", required_argument, nullptr, opt_threads},
+        {"thread-per-session", no_argument, nullptr, opt_thread_per_session},
+        {"rate", required_argument, nullptr, opt_rate},
+        {"duration", required_argument, nullptr, opt_duration},
+        {"help", no_argument, nullptr, opt_help},
+        {"version", no_argument, nullptr, opt_version},
+    };
+    v.insert(v.end(), own.begin(), own.end());
+    v.push_back({nullptr, 0, nullptr, 0});
+    return v;
+}
+
+/// --help's lines for them.
+inline constexpr const char* source_long_help =
+    "  --compat=3.9        Postfix 3.9+ behaviour (smtp-source: appended recipient numbers foo0@host,\n"
+    "                      -r numbers too; both: zero-padded Date: day); default 3.8, Debian 12's\n"
+    "  --connect-limit=N   connects in progress at once (default 0: no limit; 1: Postfix's way)\n"
+    "  --timeout=SECONDS   time limit for each connect, read and write (default 300)\n"
+    "  --threads=N         N event loops on N threads, the sessions spread over them (default 1)\n"
+    "  --thread-per-session  a thread with blocking sockets for each session instead\n"
+    "  --rate=R            open loop: R messages a second over all sessions, each due at its time\n"
+    "                      whatever became of the others; latency counts from when it was due\n"
+    "                      (not with -w or -R)\n"
+    "  --duration=SECONDS  start no message after this long (with --rate: R x SECONDS messages;\n"
+    "                      without -m the count is unbounded)\n"
+    "  --report=text|json  at exit, on stdout: messages, recipients, replies by stage and code, I/O\n"
+    "                      errors, throughput, latency percentiles per stage and per message\n"
+    "  -w and -R accept fractional seconds.\n"
+    "  --help, --version\n";
+
+/// What the shared long options chose, beyond source_options.
+struct source_cli {
+    source_choices how;
+    std::string report;  ///< "", "text" or "json"
+    bool compat39 = false;
+    double rate = 0;
+    bool messages_given = false;  ///< -m was given
+};
+
+/// Reads one of the shared long options into `o` and `c`; false if `ch` is none of them.
+inline bool source_long_option(int ch, const char* arg, mailload::source_options& o, source_cli& c) {
+    switch (ch) {
+    case opt_compat: c.compat39 = compat39(arg); return true;
+    case opt_connect_limit: o.max_connecting = connect_limit(arg); return true;
+    case opt_timeout: o.timeout = seconds(positive_seconds(arg, "timeout")); return true;
+    case opt_report: c.report = report_format(arg); return true;
+    case opt_threads:
+        o.threads = static_cast<std::uint32_t>(positive(arg, "thread count"));
+        c.how.concurrency = o.threads > 1 ? "thread_pool" : "single_thread";
+        return true;
+    case opt_thread_per_session: c.how.concurrency = "thread_per_session"; return true;
+    case opt_rate: c.rate = positive_seconds(arg, "rate"); return true;
+    case opt_duration: o.duration = seconds(positive_seconds(arg, "duration")); return true;
+    case opt_version: version();
+    default: return false;
+    }
+}
+
+/// Once every option is read: --rate replaces the closed-loop pacing, and --duration without -m
+/// lifts the message count.
+inline void finish_source_options(mailload::source_options& o, source_cli& c) {
+    if (c.rate > 0) {
+        if (c.how.pacing != "none") fatal("do not use --rate with -w or -R");
+        c.how.pacing = "rate";
+        c.how.pace = c.rate;
+    }
+    if (o.duration.count() > 0 && !c.messages_given) o.messages = UINT64_MAX;
+}
+
 /**
  * Runs a source whose protocol is one of `protocols` (a hana::tuple_t) and whose transport,
- * concurrency and pacing are picked by name; `delay` is -w/-R's interval in seconds.
+ * concurrency and pacing are picked by name.
  */
 template <class Protocols, class Observer>
 mailload::source_report run_source(Protocols protocols, std::string_view protocol, std::string_view family,
-                                   std::string_view pacing, double delay, const mailload::source_options& o,
+                                   const source_choices& how, const mailload::source_options& o,
                                    std::string_view address, Observer& observer) {
     using namespace mailload;
     mailload::source_report report;
-    const auto candidates = hana::make_tuple(protocols, hana::tuple_t<inet_any, inet4, inet6, unix_domain>,
-                                             hana::tuple_t<single_thread>,
-                                             hana::tuple_t<no_pacing, fixed_interval, random_interval>);
-    dispatch(candidates, std::array<std::string_view, 4>{protocol, transport_name(address, family), "single_thread", pacing},
+    const auto candidates =
+        hana::make_tuple(protocols, hana::tuple_t<inet_any, inet4, inet6, unix_domain>,
+                         hana::tuple_t<single_thread, thread_pool, thread_per_session>,
+                         hana::tuple_t<no_pacing, fixed_interval, random_interval, constant_rate>);
+    dispatch(candidates,
+             std::array<std::string_view, 4>{protocol, transport_name(address, family), how.concurrency, how.pacing},
              [&](auto p, auto t, auto c, auto r) {
                  using pacing_type = typename decltype(r)::type;
                  pacing_type paced{};
-                 if constexpr (pacing_type::paced) paced.interval = seconds(delay);
+                 if constexpr (std::is_same_v<pacing_type, constant_rate>) paced = constant_rate::per_second(how.pace);
+                 else if constexpr (pacing_type::paced) paced.interval = seconds(how.pace);
                  source<typename decltype(p)::type, typename decltype(t)::type, typename decltype(c)::type, pacing_type>
                      load(o, paced);
                  report = load.run(address, observer);

@@ -48,13 +48,8 @@ void help() {
         "  -v              verbose: each reply on stdout (-v -v: netstring traces on stderr)\n"
         "  -w interval     fixed wait in seconds before each later message\n"
         "mailload options:\n"
-        "  --compat=3.9        Postfix 3.9+ Date: header (zero-padded day; default 3.8, Debian 12's)\n"
-        "  --connect-limit=N   connects in progress at once (default 0: no limit; 1: Postfix's way)\n"
-        "  --timeout=SECONDS   time limit for each connect, read and write (default 300)\n"
-        "  --report=text|json  at exit, on stdout: messages sent/accepted, throughput, latency percentiles\n"
-        "  -w and -R accept fractional seconds.\n"
-        "  --help, --version\n",
-        cli::program.c_str());
+        "%s",
+        cli::program.c_str(), cli::source_long_help);
 }
 
 // Postfix's qmqp-source answers every bad number with its usage line.
@@ -75,7 +70,7 @@ struct cli_observer {
     int verbose = 0;
     bool count = false;
     const sansio::qmqp_request* request = nullptr;
-    unsigned long counter = 0;
+    cli::counter counter;
 
     void on_event(const sansio::client_event& e) {
         switch (e.kind) {
@@ -100,10 +95,7 @@ struct cli_observer {
             }
             break;
         case sansio::client_event::accepted:
-            if (count) {
-                std::printf("%lu\r", ++counter);
-                std::fflush(stdout);
-            }
+            if (count) cli::count_up(counter);
             break;
         default: break;
         }
@@ -126,26 +118,16 @@ int main(int argc, char** argv) {
 
     source_options o;
     o.message.length = 1024;
-    std::string family = "inet", pacing = "none";
-    double delay = 0;
+    std::string family = "inet";
+    cli::source_cli longs;  // the long options both sources take
+    auto& how = longs.how;
     int verbose = 0;
     bool count = false;
-    std::string report_format;
     const char *sender = nullptr, *recipient = nullptr;
     std::optional<std::string> myhostname;  // -M, checked where it is given (as Postfix does)
-    bool compat39 = false;
-    enum { opt_compat = 256, opt_connect_limit, opt_timeout, opt_report, opt_help, opt_version };
-    static const option longopts[] = {
-        {"compat", required_argument, nullptr, opt_compat},
-        {"report", required_argument, nullptr, opt_report},
-        {"connect-limit", required_argument, nullptr, opt_connect_limit},
-        {"timeout", required_argument, nullptr, opt_timeout},
-        {"help", no_argument, nullptr, opt_help},
-        {"version", no_argument, nullptr, opt_version},
-        {nullptr, 0, nullptr, 0},
-    };
+    static const std::vector<option> longopts = cli::source_longopts({});
     int ch;
-    while ((ch = getopt_long(argc, argv, "+46cC:f:l:m:M:r:R:s:t:vw:", longopts, nullptr)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+46cC:f:l:m:M:r:R:s:t:vw:", longopts.data(), nullptr)) != -1) {
         switch (ch) {
         case '4': family = "inet4"; break;
         case '6': family = "inet6"; break;
@@ -157,32 +139,30 @@ int main(int argc, char** argv) {
             const long long v = cli::leading_integer(optarg);
             if (v <= 0) usage();
             o.messages = static_cast<std::uint64_t>(v);
+            longs.messages_given = true;
             break;
         }
         case 'M': myhostname = cli::myhostname(optarg); break;
         case 'r': o.client.rcpt_count = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
         case 'R':
-            if (pacing == "fixed") usage();
-            delay = seconds_or_usage(optarg);
-            pacing = "random";
+            if (how.pacing == "fixed") usage();
+            how.pace = seconds_or_usage(optarg);
+            how.pacing = "random";
             break;
         case 's': o.sessions = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
         case 't': recipient = optarg; break;
         case 'v': ++verbose; break;
         case 'w':
-            if (pacing == "random") usage();
-            delay = seconds_or_usage(optarg);
-            pacing = "fixed";
+            if (how.pacing == "random") usage();
+            how.pace = seconds_or_usage(optarg);
+            how.pacing = "fixed";
             break;
-        case opt_compat: compat39 = cli::compat39(optarg); break;
-        case opt_connect_limit: o.max_connecting = cli::connect_limit(optarg); break;
-        case opt_timeout: o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout")); break;
-        case opt_report: report_format = cli::report_format(optarg); break;
-        case opt_help: help(); return 0;
-        case opt_version: cli::version();
-        default: usage();
+        case cli::opt_help: help(); return 0;
+        default:
+            if (!cli::source_long_option(ch, optarg, o, longs)) usage();
         }
     }
+    cli::finish_source_options(o, longs);
     if (argc - optind != 1) usage();
     const char* address = argv[optind];
 
@@ -194,17 +174,16 @@ int main(int argc, char** argv) {
     o.client.sender = sender ? sender : fallback;
     o.client.recipient = recipient ? recipient : fallback;
     o.message.myhostname = *myhostname;
-    o.message.date = sansio::mail_date(std::time(nullptr), compat39);
+    o.message.date = sansio::mail_date(std::time(nullptr), longs.compat39);
     o.message.pid = static_cast<std::uint32_t>(::getpid());
 
     std::optional<sansio::qmqp_request> request;  // -v -v traces: the same bytes the source sends
     if (verbose > 1) request.emplace(o.client, o.message);
-    cli_observer observer{verbose, count, request ? &*request : nullptr};
-    const auto report = cli::run_source(hana::tuple_t<qmqp>, "qmqp", family, pacing, delay, o, address, observer);
+    cli_observer observer{verbose, count, request ? &*request : nullptr, {}};
+    const auto report = cli::run_source(hana::tuple_t<qmqp>, "qmqp", family, how, o, address, observer);
     if (count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open
-    if (!report_format.empty())
-        cli::print_source_report(report_format, cli::source_report_json("qmqp-source", report, o.messages,
-                                                                         o.message.length));
+    if (!longs.report.empty())
+        cli::print_source_report(longs.report, cli::source_report_json("qmqp-source", report, longs, o));
     if (report.error) cli::fatal(report.what);
     return 0;
 }

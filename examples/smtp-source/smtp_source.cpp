@@ -62,30 +62,20 @@ void help() {
         "  -v              verbose: every command and reply on stderr\n"
         "  -w interval     fixed wait in seconds before each later message\n"
         "mailload options:\n"
-        "  --compat=3.9        Postfix 3.9+ behaviour: appended recipient numbers (foo0@host), -r numbers\n"
-        "                      too, zero-padded Date: day (default 3.8, as Debian 12's Postfix)\n"
-        "  --connect-limit=N   connects in progress at once (default 0: no limit; 1: Postfix's way)\n"
         "  --pipelining        greet with EHLO; if the server announces PIPELINING, send MAIL, every\n"
         "                      RCPT and DATA in one write, and the content with QUIT or (-d) the next\n"
         "                      transaction's commands (RFC 2920); otherwise lock-step as Postfix\n"
-        "  --timeout=SECONDS   time limit for each connect, read and write (default 300)\n"
-        "  --report=text|json  at exit, on stdout: messages and recipients sent/accepted, rejections by\n"
-        "                      stage, connections, throughput, latency percentiles\n"
-        "  -w and -R accept fractional seconds.\n"
-        "  --help, --version\n",
-        cli::program.c_str());
+        "%s",
+        cli::program.c_str(), cli::source_long_help);
 }
 
 struct settings {
     source_options source;
+    cli::source_cli cli;  // the long options both sources take
     std::string protocol = "smtp";
     std::string family = "inet";
-    std::string pacing = "none";
-    double delay = 0;
     bool count = false;
     bool verbose = false;
-    bool compat39 = false;
-    std::string report;  // --report: "", "text" or "json"
     bool numbered = false;  // -N
     bool rcpt_given = false;
     bool send_headers = true;
@@ -117,20 +107,12 @@ std::string read_file(const char* path) {
 
 settings parse(int argc, char** argv) {
     settings s;
-    enum { opt_compat = 256, opt_connect_limit, opt_timeout, opt_pipelining, opt_report, opt_help, opt_version };
-    static const option longopts[] = {
-        {"report", required_argument, nullptr, opt_report},
-        {"pipelining", no_argument, nullptr, opt_pipelining},
-        {"compat", required_argument, nullptr, opt_compat},
-        {"connect-limit", required_argument, nullptr, opt_connect_limit},
-        {"timeout", required_argument, nullptr, opt_timeout},
-        {"help", no_argument, nullptr, opt_help},
-        {"version", no_argument, nullptr, opt_version},
-        {nullptr, 0, nullptr, 0},
-    };
+    enum { opt_pipelining = cli::opt_own };
+    static const std::vector<option> longopts = cli::source_longopts({{"pipelining", no_argument, nullptr, opt_pipelining}});
     auto& o = s.source;
+    auto& how = s.cli.how;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+46AcC:df:F:l:Lm:M:Nor:R:s:S:t:T:vw:", longopts, nullptr)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+46AcC:df:F:l:Lm:M:Nor:R:s:S:t:T:vw:", longopts.data(), nullptr)) != -1) {
         switch (ch) {
         case '4': s.family = "inet4"; break;
         case '6': s.family = "inet6"; break;
@@ -152,6 +134,7 @@ settings parse(int argc, char** argv) {
             const long long v = cli::leading_integer(optarg);
             if (v <= 0) cli::fatal(std::string("bad message count: ") + optarg);
             o.messages = static_cast<std::uint64_t>(v);
+            s.cli.messages_given = true;
             break;
         }
         case 'M': s.myhostname = cli::myhostname(optarg); break;
@@ -165,9 +148,9 @@ settings parse(int argc, char** argv) {
             s.rcpt_given = true;
             break;
         case 'R':
-            if (s.pacing == "fixed") cli::fatal("do not use -w and -R options at the same time");
-            s.delay = cli::positive_seconds(optarg, "random delay");
-            s.pacing = "random";
+            if (how.pacing == "fixed") cli::fatal("do not use -w and -R options at the same time");
+            how.pace = cli::positive_seconds(optarg, "random delay");
+            how.pacing = "random";
             break;
         case 's': o.sessions = static_cast<std::uint32_t>(cli::positive(optarg, "session count")); break;
         case 'S': o.message.subject = optarg; break;
@@ -175,22 +158,17 @@ settings parse(int argc, char** argv) {
         case 'T': o.window_size = cli::positive(optarg, "TCP window size"); break;
         case 'v': s.verbose = true; break;
         case 'w':
-            if (s.pacing == "random") cli::fatal("do not use -w and -R options at the same time");
-            s.delay = cli::positive_seconds(optarg, "fixed delay");
-            s.pacing = "fixed";
-            break;
-        case opt_compat: s.compat39 = cli::compat39(optarg); break;
-        case opt_connect_limit: o.max_connecting = cli::connect_limit(optarg); break;
-        case opt_timeout:
-            o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout"));
+            if (how.pacing == "random") cli::fatal("do not use -w and -R options at the same time");
+            how.pace = cli::positive_seconds(optarg, "fixed delay");
+            how.pacing = "fixed";
             break;
         case opt_pipelining: o.client.pipelining = true; break;
-        case opt_report: s.report = cli::report_format(optarg); break;
-        case opt_help: help(); std::exit(0);
-        case opt_version: cli::version();
-        default: usage();
+        case cli::opt_help: help(); std::exit(0);
+        default:
+            if (!cli::source_long_option(ch, optarg, o, s.cli)) usage();
         }
     }
+    cli::finish_source_options(o, s.cli);
     if (argc - optind != 1) usage();
     s.address = argv[optind];
     if (s.file) s.source.message.file_content = read_file(s.file);  // before the address, as Postfix
@@ -202,7 +180,7 @@ struct cli_observer {
     bool verbose = false;
     bool count = false;
     bool lmtp = false;
-    unsigned long counter = 0;
+    cli::counter counter;
 
     std::chrono::steady_clock::duration timeout{};
 
@@ -217,6 +195,7 @@ struct cli_observer {
             }
             break;
         case sansio::client_event::reply:
+            if (!verbose) break;  // every reply is an event (the report times them); -v shows them
             for (std::string_view rest = e.text;;) {
                 const auto nl = rest.find('\n');
                 cli::info("<<< " + std::string(rest.substr(0, nl)));
@@ -225,10 +204,7 @@ struct cli_observer {
             }
             break;
         case sansio::client_event::message_sent:
-            if (count) {
-                std::printf("%lu\r", ++counter);
-                std::fflush(stdout);
-            }
+            if (count) cli::count_up(counter);
             break;
         case sansio::client_event::accepted: break;
         case sansio::client_event::rejected:
@@ -268,7 +244,7 @@ int main(int argc, char** argv) {
     o.client.sender = s.sender ? s.sender : fallback;
     o.client.recipient = s.recipient ? s.recipient : fallback;
     o.client.trace = s.verbose;
-    if (s.compat39)
+    if (s.cli.compat39)
         o.client.numbering = (s.numbered || s.rcpt_given) ? sansio::rcpt_numbering::append_sequence
                                                           : sansio::rcpt_numbering::off;
     else if (s.numbered)
@@ -279,16 +255,14 @@ int main(int argc, char** argv) {
     o.message.sender = o.client.sender;
     o.message.myhostname = myhostname;
     o.message.headers = s.send_headers && !s.file;
-    o.message.date = sansio::mail_date(std::time(nullptr), s.compat39);
+    o.message.date = sansio::mail_date(std::time(nullptr), s.cli.compat39);
     o.message.pid = static_cast<std::uint32_t>(::getpid());
 
-    cli_observer observer{s.verbose, s.count, s.protocol == "lmtp", 0, o.timeout};
-    const auto report =
-        cli::run_source(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.pacing, s.delay, o, s.address, observer);
+    cli_observer observer{s.verbose, s.count, s.protocol == "lmtp", {}, o.timeout};
+    const auto report = cli::run_source(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.cli.how, o, s.address, observer);
     if (s.count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open
-    if (!s.report.empty())
-        cli::print_source_report(s.report, cli::source_report_json("smtp-source", report, o.messages,
-                                                                    o.message.length ? o.message.length : 80));
+    if (!s.cli.report.empty())
+        cli::print_source_report(s.cli.report, cli::source_report_json("smtp-source", report, s.cli, o));
     if (report.error) cli::fatal(report.what);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <string_view>
@@ -89,32 +90,45 @@ concept transport = requires(const sansio::endpoint_spec& spec, typename T::prot
 
 /// Concurrency policy: where sessions run and who runs the event loops.
 ///
-/// | expression          | type              | semantics                                     |
-/// |---------------------|-------------------|-----------------------------------------------|
-/// | `C::name`           | string_view       | CLI spelling                                  |
-/// | `c.executor_for(i)` | any_io_executor   | the executor session i runs on                |
-/// | `c.run()`           | void              | run the loops until all work is done          |
-/// | `c.stop()`          | void              | stop every loop now (a fatal error)           |
+/// | expression          | type              | semantics                                       |
+/// |---------------------|-------------------|-------------------------------------------------|
+/// | `C::name`           | string_view       | CLI spelling                                    |
+/// | `C::blocking`       | bool (constant)   | true: each session is a thread of its own with  |
+/// |                     |                   | blocking sockets (io/run_blocking.hpp)          |
+/// | `C c(threads)`      |                   | `threads`: event loops wanted (a pool's size)   |
+/// | `c.size()`          | size_t            | event loops (their counters are kept apart)     |
+/// | `c.executor_for(i)` | any_io_executor   | the executor session i runs on                  |
+/// | `c.run()`           | void              | run the loops until all work is done            |
+/// | `c.stop()`          | void              | stop every loop now (a fatal error; any thread) |
 template <class C>
-concept concurrency = requires(C& c, std::size_t i) {
+concept concurrency = std::constructible_from<C, std::size_t> && requires(C& c, std::size_t i) {
     { C::name } -> std::convertible_to<std::string_view>;
+    { C::blocking } -> std::convertible_to<bool>;
+    { c.size() } -> std::convertible_to<std::size_t>;
     { c.executor_for(i) } -> std::convertible_to<boost::asio::any_io_executor>;
     c.run();
     c.stop();
 };
 
-/// Pacing policy: the wait before each later message of a session (Postfix's -w and -R).
+/// Pacing policy: when each message starts. Closed loop (Postfix's -w and -R): a session waits
+/// before each of its later messages. Open loop (--rate): message k of the run starts at a fixed
+/// time whatever became of the others, and its latency counts from then.
 ///
 /// | expression          | type                      | semantics                                |
 /// |---------------------|---------------------------|------------------------------------------|
 /// | `P::name`           | string_view               | CLI spelling                             |
 /// | `P::paced`          | bool (constant)           | false: no timer is ever touched          |
-/// | `p.next_delay(rng)` | steady_clock::duration    | the next wait                            |
+/// | `P::open_loop`      | bool (constant)           | starts follow start_of(), not next_delay |
+/// | `p.next_delay(rng)` | steady_clock::duration    | closed loop: the next wait               |
+/// | `p.start_of(k)`     | steady_clock::duration    | open loop: message k's start after the   |
+/// |                     |                           | run's                                    |
 template <class P>
-concept pacing = std::copy_constructible<P> && requires(const P& p, std::mt19937_64& rng) {
+concept pacing = std::copy_constructible<P> && requires(const P& p, std::mt19937_64& rng, std::uint64_t k) {
     { P::name } -> std::convertible_to<std::string_view>;
     { P::paced } -> std::convertible_to<bool>;
+    { P::open_loop } -> std::convertible_to<bool>;
     { p.next_delay(rng) } -> std::convertible_to<std::chrono::steady_clock::duration>;
+    { p.start_of(k) } -> std::convertible_to<std::chrono::steady_clock::duration>;
 };
 
 }  // namespace mailload

@@ -4,12 +4,16 @@
 
 #include <mailload/concepts.hpp>
 #include <mailload/concurrency/single_thread.hpp>
+#include <mailload/concurrency/thread_per_session.hpp>
+#include <mailload/concurrency/thread_pool.hpp>
 #include <mailload/dispatch.hpp>
 #include <mailload/dump.hpp>
 #include <mailload/error.hpp>
 #include <mailload/io/connect.hpp>
 #include <mailload/io/deadline.hpp>
 #include <mailload/io/run.hpp>
+#include <mailload/io/run_blocking.hpp>
+#include <mailload/pacing/constant_rate.hpp>
 #include <mailload/pacing/fixed_interval.hpp>
 #include <mailload/pacing/no_pacing.hpp>
 #include <mailload/pacing/random_interval.hpp>

@@ -8,6 +8,7 @@
 #include <mailload/io/connect.hpp>
 #include <mailload/io/deadline.hpp>
 #include <mailload/io/run.hpp>
+#include <mailload/io/run_blocking.hpp>
 #include <mailload/pacing/no_pacing.hpp>
 #include <mailload/report/histogram.hpp>
 #include <mailload/sansio/address.hpp>
@@ -18,19 +19,27 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <sys/socket.h>
+
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace mailload {
@@ -43,9 +52,37 @@ struct source_options {
     std::uint32_t max_connecting = 0;    ///< connects in progress at once; 0: no limit; 1: Postfix's
     int window_size = 0;                 ///< -T: SO_SNDBUF and SO_RCVBUF before connect; 0: system's
     std::chrono::steady_clock::duration timeout = std::chrono::seconds(300);  ///< per operation
+    std::chrono::steady_clock::duration duration{};  ///< no message starts this long after the run's start (0: none)
+    std::uint32_t threads = 1;           ///< event loops, for the thread_pool policy
     std::uint64_t seed = 0;              ///< random pacing seed (0: from the clock)
     sansio::client_config client;        ///< the dialog (the protocol policy sets `lmtp`)
     sansio::message_options message;     ///< the content
+};
+
+/// Replies counted by the stage of the dialog they answered and their code (000-999; QMQP's
+/// status byte, 'K' = 75, for its one stage).
+class reply_counts {
+public:
+    void add(sansio::client_stage stage, int code) noexcept {
+        ++n_[static_cast<std::size_t>(stage)][static_cast<std::size_t>(code < 0 || code > 999 ? 0 : code)];
+    }
+    std::uint64_t count(sansio::client_stage stage, int code) const noexcept {
+        return n_[static_cast<std::size_t>(stage)][static_cast<std::size_t>(code)];
+    }
+    void merge(const reply_counts& o) noexcept {
+        for (std::size_t s = 0; s < n_.size(); ++s)
+            for (std::size_t c = 0; c < n_[s].size(); ++c) n_[s][c] += o.n_[s][c];
+    }
+    /// Calls `f(stage, code, count)` for every non-zero count, in order.
+    template <class F>
+    void for_each(F&& f) const {
+        for (std::size_t s = 0; s < n_.size(); ++s)
+            for (std::size_t c = 0; c < n_[s].size(); ++c)
+                if (n_[s][c]) f(static_cast<sansio::client_stage>(s), static_cast<int>(c), n_[s][c]);
+    }
+
+private:
+    std::array<std::array<std::uint64_t, 1000>, sansio::client_stage_count> n_{};
 };
 
 /// What a run did: totals over every session, and the error that ended it early, if any.
@@ -55,14 +92,43 @@ struct source_report {
     sansio::client_stats totals;
     std::uint64_t connections = 0;       ///< connections established
     std::uint64_t connect_failures = 0;  ///< failed connect() attempts, retried or not
-    report::histogram latency;           ///< ns from a message's claim to its acceptance
+    std::uint64_t late_starts = 0;       ///< open loop: messages that started over 1 ms after they were due
+    /// ns from each message's start (its claim; open loop: when it was due) to its acceptance
+    report::histogram latency;
+    report::histogram connect_latency;  ///< ns of each successful connect
+    /// ns from the write of each command to its reply, by stage (greeting: from the connect)
+    std::array<report::histogram, sansio::client_stage_count> reply_latency;
+    reply_counts replies;
+    /// connect failures and the I/O error that ended the run, counted by error
+    std::vector<std::pair<boost::system::error_code, std::uint64_t>> io_errors;
     std::chrono::steady_clock::duration elapsed{};
     explicit operator bool() const noexcept { return !error; }
+
+    void count_io_error(boost::system::error_code ec) {
+        for (auto& [e, n] : io_errors)
+            if (e == ec) return void(++n);
+        io_errors.emplace_back(ec, 1);
+    }
+
+    /// Adds another part of the run (another thread's counters).
+    void merge(const source_report& o) {
+        totals += o.totals;
+        connections += o.connections;
+        connect_failures += o.connect_failures;
+        late_starts += o.late_starts;
+        latency.merge(o.latency);
+        connect_latency.merge(o.connect_latency);
+        for (std::size_t i = 0; i < reply_latency.size(); ++i) reply_latency[i].merge(o.reply_latency[i]);
+        replies.merge(o.replies);
+        for (const auto& [e, n] : o.io_errors)
+            for (std::uint64_t k = 0; k < n; ++k) count_io_error(e);
+    }
 };
 
 /// An observer that wants nothing. Observers may define any of:
 /// `on_event(const sansio::client_event&)`, `on_connect_retry(error_code)` and
-/// `on_connected(socket&)`; what they leave out costs nothing.
+/// `on_connected(socket&)`; what they leave out costs nothing. With more than one thread
+/// (thread_pool, thread_per_session) they are called from each.
 struct null_observer {};
 
 /**
@@ -70,8 +136,8 @@ struct null_observer {};
  *
  * @tparam Protocol    smtp, lmtp or qmqp
  * @tparam Transport   inet<any>, inet<v4>, inet<v6> or unix_domain
- * @tparam Concurrency single_thread
- * @tparam Pacing      no_pacing, fixed_interval or random_interval
+ * @tparam Concurrency single_thread, thread_pool or thread_per_session
+ * @tparam Pacing      no_pacing, fixed_interval, random_interval or constant_rate
  *
  * @par Example
  * @code
@@ -84,9 +150,11 @@ class source {
 public:
     using endpoint_type = typename Transport::protocol_type::endpoint;
     using socket_type = typename Transport::protocol_type::socket;
+    using clock = std::chrono::steady_clock;
 
     explicit source(source_options options, Pacing pacing = {}) : opts_(std::move(options)), pacing_(pacing) {
         opts_.client.lmtp = Protocol::is_lmtp;
+        opts_.client.replies = true;                  // each reply is timed and counted
         opts_.client.pipeline_next = !Pacing::paced;  // claiming early would skip the wait
     }
 
@@ -109,35 +177,52 @@ public:
     /// Runs to completion (or to the first fatal error) against `endpoint`.
     template <class Observer = null_observer>
     source_report run_endpoint(const endpoint_type& endpoint, Observer&& observer = {}) {
-        report_ = {};
         claimed_ = 0;
         rcpt_sequence_ = 0;
-        const auto started = std::chrono::steady_clock::now();
+        stopping_ = false;
+        connecting_ = 0;
+        connect_waiters_.clear();
+        error_ = {};
+        what_.clear();
+        started_ = clock::now();
+        ends_ = opts_.duration.count() > 0 ? started_ + opts_.duration : clock::time_point::max();
         const typename Protocol::client_content content = Protocol::make_content(opts_.client, opts_.message);
+        source_report report;
         {
-            Concurrency loops;
+            Concurrency loops(opts_.threads);
+            std::vector<source_report> shards(Concurrency::blocking ? opts_.sessions : loops.size());
             std::vector<std::unique_ptr<session>> sessions;  // destroyed before their event loops
             loops_ = &loops;
-            std::seed_seq seq{opts_.seed ? opts_.seed : static_cast<std::uint64_t>(started.time_since_epoch().count())};
+            sessions_ = &sessions;
+            std::seed_seq seq{opts_.seed ? opts_.seed : static_cast<std::uint64_t>(started_.time_since_epoch().count())};
             std::vector<std::uint64_t> seeds(opts_.sessions);
             seq.generate(seeds.begin(), seeds.end());
-            for (std::uint32_t i = 0; i < opts_.sessions; ++i) {
+            for (std::uint32_t i = 0; i < opts_.sessions; ++i)
                 sessions.push_back(std::make_unique<session>(loops.executor_for(i), opts_, content, rcpt_sequence_,
-                                                             seeds[i]));
-                auto& s = *sessions.back();
-                boost::asio::co_spawn(s.socket.get_executor(), run_session(s, endpoint, observer), boost::asio::detached);
-                boost::asio::co_spawn(s.socket.get_executor(), s.deadline.watch([&s] {
-                    boost::system::error_code ignored;
-                    s.socket.cancel(ignored);
-                }),
-                                      boost::asio::detached);
+                                                             seeds[i], shards[i % shards.size()]));
+            if constexpr (Concurrency::blocking) {
+                std::vector<std::thread> threads;
+                for (auto& s : sessions)
+                    threads.emplace_back([this, &s, &endpoint, &observer] { run_session_blocking(*s, endpoint, observer); });
+                for (auto& t : threads) t.join();
+            } else {
+                for (auto& sp : sessions) {
+                    session& s = *sp;
+                    boost::asio::co_spawn(s.socket.get_executor(), run_session(s, endpoint, observer),
+                                          boost::asio::detached);
+                    boost::asio::co_spawn(s.socket.get_executor(), watchdog(s), boost::asio::detached);
+                }
+                loops.run();
             }
-            loops.run();
             loops_ = nullptr;
-            for (auto& s : sessions) add(report_.totals, s->algo.stats());
+            sessions_ = nullptr;
+            for (const auto& shard : shards) report.merge(shard);
+            for (auto& s : sessions) report.totals += s->algo.stats();
         }  // after a fatal error, suspended coroutines are destroyed with their loops, never resumed
-        report_.elapsed = std::chrono::steady_clock::now() - started;
-        return std::move(report_);
+        report.error = error_;
+        report.what = std::move(what_);
+        report.elapsed = clock::now() - started_;
+        return report;
     }
 
     const source_options& options() const noexcept { return opts_; }
@@ -145,14 +230,35 @@ public:
 private:
     struct session {
         session(const boost::asio::any_io_executor& ex, const source_options& o,
-                const typename Protocol::client_content& b,
-                std::atomic<std::uint64_t>& seq, std::uint64_t seed)
-            : socket(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed) {}
+                const typename Protocol::client_content& b, std::atomic<std::uint64_t>& seq, std::uint64_t seed,
+                source_report& part)
+            : socket(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed), shard(part) {}
         socket_type socket;
         io::deadline deadline;
         typename Protocol::client_algorithm algo;
-        std::chrono::steady_clock::time_point claimed_at;  // of the message in progress
         std::mt19937_64 rng;
+        source_report& shard;         // this session's thread's counters
+        clock::time_point started_at;  // the message in progress: claimed (open loop: due)
+        clock::time_point sent_at;     // the last write began (or the connect ended)
+        std::mutex socket_mutex;       // blocking sessions: fatal() shuts connected_fd down from afar,
+        int connected_fd = -1;         //   never after the session closed it
+    };
+
+    // The session's time limits: cancels an overdue operation. Never inlined: g++ 12 inlines the
+    // ramp into run_endpoint and leaves a table outside the COMDAT group pointing at the frame's
+    // destroy function, which fails to link once two translation units instantiate one source.
+    [[gnu::noinline]] static boost::asio::awaitable<void> watchdog(session& s) {
+        co_await s.deadline.watch([&s] {
+            boost::system::error_code ignored;
+            s.socket.cancel(ignored);
+        });
+    }
+
+    /// A claimed message: its Message-Id field (messages left after it, Postfix's) and when it
+    /// is due (open loop; otherwise now).
+    struct claim_t {
+        std::uint32_t left;
+        clock::time_point due;
     };
 
     static source_report failed(std::string what) {
@@ -162,132 +268,282 @@ private:
         return r;
     }
 
-    static void add(sansio::client_stats& to, const sansio::client_stats& from) {
-        to.messages_sent += from.messages_sent;
-        to.messages_accepted += from.messages_accepted;
-        to.recipients_sent += from.recipients_sent;
-        to.recipients_accepted += from.recipients_accepted;
-        for (std::size_t i = 0; i < to.rejected.size(); ++i) to.rejected[i] += from.rejected[i];
+    bool messages_left() const noexcept {
+        return claimed_.load(std::memory_order_relaxed) < opts_.messages && !stopping_ &&
+               (Pacing::open_loop || clock::now() < ends_);
     }
 
-    bool messages_left() const noexcept { return claimed_ < opts_.messages; }
-
-    /// Claims the next message: the number of messages still unclaimed after it (Postfix's
-    /// Message-Id field, unique per message here), or nothing when all are taken.
-    std::optional<std::uint32_t> claim() noexcept {
-        const std::uint64_t n = claimed_++;
+    /// Claims the next message, or nothing when all are taken (or --duration is over).
+    std::optional<claim_t> claim() noexcept {
+        if (stopping_) return std::nullopt;
+        const std::uint64_t n = claimed_.fetch_add(1, std::memory_order_relaxed);
         if (n >= opts_.messages) return std::nullopt;
-        return static_cast<std::uint32_t>(opts_.messages - n - 1);
+        const auto due = Pacing::open_loop ? started_ + pacing_.start_of(n) : clock::now();
+        if (due >= ends_) return std::nullopt;
+        return claim_t{static_cast<std::uint32_t>(opts_.messages - n - 1), due};
+    }
+
+    /// The wait before a closed-loop session's later message (-w, -R).
+    std::optional<clock::duration> delay_before(session& s, bool first) {
+        if constexpr (Pacing::paced && !Pacing::open_loop)
+            if (!first) return pacing_.next_delay(s.rng);
+        return std::nullopt;
+    }
+
+    /// The claimed message starts now: its latency counts from when it was due.
+    void start_message(session& s, const claim_t& c) {
+        const auto now = clock::now();
+        if (Pacing::open_loop && now - c.due > std::chrono::milliseconds(1)) ++s.shard.late_starts;
+        s.started_at = c.due;
+    }
+
+    // Waits as the pacing says, then claims: the next message (or none) of a session.
+    boost::asio::awaitable<std::optional<claim_t>> next(session& s, bool first) {
+        if (auto d = delay_before(s, first)) {
+            if (!messages_left()) co_return std::nullopt;  // no wasted last delay
+            co_await s.deadline.pause(*d);
+        }
+        auto c = claim();
+        if (!c) co_return c;
+        if (const auto now = clock::now(); c->due > now) co_await s.deadline.pause(c->due - now);
+        start_message(s, *c);
+        co_return c;
+    }
+
+    std::optional<claim_t> next_blocking(session& s, bool first) {
+        if (auto d = delay_before(s, first)) {
+            if (!messages_left() || pause_blocking(*d)) return std::nullopt;
+        }
+        auto c = claim();
+        if (!c) return c;
+        if (const auto now = clock::now(); c->due > now && pause_blocking(c->due - now)) return std::nullopt;
+        start_message(s, *c);
+        return c;
+    }
+
+    // Sleeps `d`; true if the run was stopped meanwhile.
+    bool pause_blocking(clock::duration d) {
+        std::unique_lock lock(stop_mutex_);
+        return stop_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
     }
 
     void fatal(boost::system::error_code ec, std::string what) {
-        if (!report_.error) {
-            report_.error = ec;
-            report_.what = std::move(what);
+        {
+            std::lock_guard lock(stop_mutex_);
+            if (!error_) {
+                error_ = ec;
+                what_ = std::move(what);
+            }
+            stopping_ = true;
         }
+        stop_cv_.notify_all();
+        { std::lock_guard lock(gate_mutex_); }  // a waiter between its test and its wait sees stopping_
+        gate_cv_.notify_all();
         loops_->stop();
+        if constexpr (Concurrency::blocking)
+            for (auto& s : *sessions_) {  // wake every blocked read or write
+                std::lock_guard lock(s->socket_mutex);
+                if (s->connected_fd >= 0) ::shutdown(s->connected_fd, SHUT_RDWR);
+            }
     }
 
-    boost::asio::awaitable<void> pace(session& s) {
-        if constexpr (Pacing::paced) co_await s.deadline.pause(pacing_.next_delay(s.rng));
-        co_return;
-    }
-
-    // Connects gated by max_connecting (0: any number at once).
+    // Connects gated by max_connecting (0: any number at once), over every thread.
     boost::asio::awaitable<void> acquire_connect_slot(session& s) {
         if (opts_.max_connecting == 0) co_return;
-        if (connecting_ < opts_.max_connecting) {
-            ++connecting_;
-            co_return;
-        }
         boost::asio::steady_timer wake(s.socket.get_executor(), boost::asio::steady_timer::time_point::max());
-        connect_waiters_.push_back(&wake);
+        {
+            std::lock_guard lock(gate_mutex_);
+            if (connecting_ < opts_.max_connecting) {
+                ++connecting_;
+                co_return;
+            }
+            connect_waiters_.push_back(&wake);
+        }
         co_await wake.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));  // slot handed over
+    }
+
+    void acquire_connect_slot_blocking() {
+        if (opts_.max_connecting == 0) return;
+        std::unique_lock lock(gate_mutex_);
+        gate_cv_.wait(lock, [this] { return connecting_ < opts_.max_connecting || stopping_; });
+        ++connecting_;
     }
 
     void release_connect_slot() {
         if (opts_.max_connecting == 0) return;
+        std::lock_guard lock(gate_mutex_);
         if (connect_waiters_.empty()) {
             --connecting_;
+            gate_cv_.notify_one();
             return;
         }
-        connect_waiters_.front()->cancel();
+        boost::asio::steady_timer* next = connect_waiters_.front();
         connect_waiters_.pop_front();
+        boost::asio::post(next->get_executor(), [next] { next->cancel(); });  // on the waiter's thread
     }
 
+    // What a session's protocol events and writes mean to the report: latencies and counts.
     template <class Observer>
-    struct handler {
+    struct recorder {
         source& src;
         session& s;
         Observer& obs;
 
+        void on_writing() { s.sent_at = clock::now(); }
+
         void on_event(const typename Protocol::client_algorithm& algo) {
-            if (algo.event().kind == sansio::client_event::accepted)
-                src.report_.latency.record(static_cast<std::uint64_t>(
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - s.claimed_at)
-                        .count()));
-            if constexpr (requires { obs.on_event(algo.event()); }) obs.on_event(algo.event());
+            const sansio::client_event& e = algo.event();
+            if (e.kind == sansio::client_event::reply) {
+                s.shard.reply_latency[static_cast<std::size_t>(e.stage)].record(elapsed_ns(s.sent_at));
+                s.shard.replies.add(e.stage, e.code);
+            } else if (e.kind == sansio::client_event::accepted) {
+                s.shard.latency.record(elapsed_ns(s.started_at));
+            }
+            if constexpr (requires { obs.on_event(e); }) obs.on_event(e);
         }
 
+        static std::uint64_t elapsed_ns(clock::time_point since) {
+            return static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - since).count());
+        }
+    };
+
+    template <class Observer>
+    struct handler : recorder<Observer> {
         boost::asio::awaitable<boost::system::error_code> next_message() {
-            if (src.messages_left()) {
-                co_await src.pace(s);
-                if (auto left = src.claim()) {
-                    s.claimed_at = std::chrono::steady_clock::now();
-                    s.algo.set_left(*left);
-                    co_return boost::system::error_code{};
-                }
+            if (auto c = co_await this->src.next(this->s, false)) {
+                this->s.algo.set_left(c->left);
+                co_return boost::system::error_code{};
             }
             co_return boost::system::error_code(error::no_more_messages);
         }
     };
 
     template <class Observer>
-    boost::asio::awaitable<void> run_session(session& s, endpoint_type endpoint, Observer& obs) {
-        handler<Observer> h{*this, s, obs};
-        for (bool first = true;; first = false) {
-            if (!first) {
-                if (!messages_left()) break;
-                co_await pace(s);
+    struct blocking_handler : recorder<Observer> {
+        boost::system::error_code next_message() {
+            if (auto c = this->src.next_blocking(this->s, false)) {
+                this->s.algo.set_left(c->left);
+                return {};
             }
-            const auto left = claim();
-            if (!left) break;
-            s.claimed_at = std::chrono::steady_clock::now();
+            return error::no_more_messages;
+        }
+        boost::system::error_code pause(clock::duration d) {
+            return this->src.pause_blocking(d) ? boost::system::error_code(boost::asio::error::operation_aborted)
+                                               : boost::system::error_code{};
+        }
+    };
+
+    void on_connect_failure(session& s, boost::system::error_code ec) {
+        ++s.shard.connect_failures;
+        s.shard.count_io_error(ec);
+    }
+
+    /// After a connect: counts it, tells the observer, starts the dialog.
+    template <class Observer>
+    void connected(session& s, const claim_t& c, clock::time_point connect_began, Observer& obs) {
+        s.sent_at = clock::now();
+        ++s.shard.connections;
+        s.shard.connect_latency.record(recorder<Observer>::elapsed_ns(connect_began));
+        if constexpr (requires { obs.on_connected(s.socket); }) obs.on_connected(s.socket);
+        s.algo.start(static_cast<std::uint32_t>(s.socket.native_handle()), c.left);
+    }
+
+    /// After a connection's dialog ended with `ec`: true if the session goes on.
+    bool dialog_ended(session& s, boost::system::error_code ec) {
+        if (!ec) return true;
+        if (ec.category() != error_category() || ec == error::timeout || ec == error::lost_connection)
+            s.shard.count_io_error(ec);
+        fatal(ec, s.algo.failure_message(ec));
+        return false;
+    }
+
+    template <class Observer>
+    boost::asio::awaitable<void> run_session(session& s, endpoint_type endpoint, Observer& obs) {
+        handler<Observer> h{{*this, s, obs}};
+        for (bool first = true;; first = false) {
+            const auto c = co_await next(s, first);
+            if (!c) break;
             co_await acquire_connect_slot(s);
+            const auto began = clock::now();
             auto ec = co_await io::connect(
                 s.socket, endpoint, opts_.connect_attempts, s.deadline,
                 [this](socket_type& sock) { Transport::prepare(sock, opts_.window_size); },
-                [this, &obs](boost::system::error_code e) {
-                    ++report_.connect_failures;
+                [this, &s, &obs](boost::system::error_code e) {
+                    on_connect_failure(s, e);
                     (void)obs;  // used only by observers that take on_connect_retry()
                     if constexpr (requires { obs.on_connect_retry(e); }) obs.on_connect_retry(e);
                 });
             release_connect_slot();
             if (ec) {
-                ++report_.connect_failures;
+                on_connect_failure(s, ec);
                 fatal(ec, "connect: " + ec.message());
                 break;
             }
-            ++report_.connections;
-            if constexpr (requires { obs.on_connected(s.socket); }) obs.on_connected(s.socket);
-            s.algo.start(static_cast<std::uint32_t>(s.socket.native_handle()), *left);
+            connected(s, *c, began, obs);
             ec = co_await io::run(s.socket, s.algo, s.deadline, h);
             boost::system::error_code ignored;
             s.socket.close(ignored);  // SO_LINGER 0: an abortive close, as Postfix's
-            if (ec) {
-                fatal(ec, s.algo.failure_message(ec));
-                break;
-            }
+            if (!dialog_ended(s, ec)) break;
         }
         s.deadline.stop();
+    }
+
+    template <class Observer>
+    void run_session_blocking(session& s, const endpoint_type& endpoint, Observer& obs) {
+        blocking_handler<Observer> h{{*this, s, obs}};
+        for (bool first = true;; first = false) {
+            const auto c = next_blocking(s, first);
+            if (!c) break;
+            acquire_connect_slot_blocking();
+            const auto began = clock::now();
+            auto ec = io::connect_blocking(  // a connect in progress is bounded by its time limit
+                s.socket, endpoint, opts_.connect_attempts, opts_.timeout,
+                [this](socket_type& sock) { Transport::prepare(sock, opts_.window_size); },
+                [this, &s, &obs](boost::system::error_code e) {
+                    on_connect_failure(s, e);
+                    (void)obs;
+                    if constexpr (requires { obs.on_connect_retry(e); }) obs.on_connect_retry(e);
+                });
+            release_connect_slot();
+            if (ec) {
+                on_connect_failure(s, ec);
+                fatal(ec, "connect: " + ec.message());
+                break;
+            }
+            {
+                std::lock_guard lock(s.socket_mutex);
+                s.connected_fd = s.socket.native_handle();
+            }
+            if (!stopping_) {
+                connected(s, *c, began, obs);
+                ec = io::run_blocking(s.socket, s.algo, h);
+            }
+            {
+                std::lock_guard lock(s.socket_mutex);
+                s.connected_fd = -1;
+                boost::system::error_code ignored;
+                s.socket.close(ignored);
+            }
+            if (stopping_) break;
+            if (!dialog_ended(s, ec)) break;
+        }
     }
 
     source_options opts_;
     Pacing pacing_;
     Concurrency* loops_ = nullptr;
-    source_report report_;
-    std::uint64_t claimed_ = 0;
+    std::vector<std::unique_ptr<session>>* sessions_ = nullptr;
+    clock::time_point started_, ends_;
+    std::atomic<std::uint64_t> claimed_{0};
     std::atomic<std::uint64_t> rcpt_sequence_{0};
+    std::atomic<bool> stopping_{false};
+    std::mutex stop_mutex_;  // error_, what_; pause_blocking()'s wake-up
+    std::condition_variable stop_cv_;
+    boost::system::error_code error_;
+    std::string what_;
+    std::mutex gate_mutex_;  // the connect gate
+    std::condition_variable gate_cv_;
     std::uint32_t connecting_ = 0;
     std::deque<boost::asio::steady_timer*> connect_waiters_;
 };

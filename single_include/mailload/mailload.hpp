@@ -737,6 +737,7 @@ struct client_config {
     bool keep_alive = false;      ///< -d: next message on the same connection
     bool ignore_rejects = false;  ///< -A: warn about unexpected replies and carry on
     bool trace = false;           ///< report every command and reply as an event (-v)
+    bool replies = false;         ///< report every reply as an event (the source times them)
     bool pipelining = false;      ///< greet with EHLO and, if PIPELINING is announced, batch commands
     bool pipeline_next = true;    ///< with keep_alive: send the next MAIL/RCPT/DATA with the "."
                                   ///< (needs the next message claimed early: off when pacing)
@@ -751,7 +752,7 @@ struct client_config {
 struct client_event {
     enum kind_t : std::uint8_t {
         sent,          ///< a command was sent (trace only); `text` is it without CRLF
-        reply,         ///< a reply arrived (trace only); `text` is its lines joined with '\n'
+        reply,         ///< a reply arrived (trace or replies); `text` is its lines joined with '\n'
         message_sent,  ///< the message and its "." were written
         accepted,      ///< the server accepted the message (LMTP: for at least one recipient)
         rejected,      ///< an unexpected reply that -A let pass; see `stage`, `code`, `text`
@@ -769,6 +770,15 @@ struct client_stats {
     std::uint64_t recipients_sent = 0;
     std::uint64_t recipients_accepted = 0;
     std::array<std::uint64_t, client_stage_count> rejected{};  ///< unexpected replies, by stage
+
+    client_stats& operator+=(const client_stats& o) noexcept {
+        messages_sent += o.messages_sent;
+        messages_accepted += o.messages_accepted;
+        recipients_sent += o.recipients_sent;
+        recipients_accepted += o.recipients_accepted;
+        for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += o.rejected[i];
+        return *this;
+    }
 };
 
 /// The words Postfix uses for a rejection at each stage ("recipient rejected: …").
@@ -919,7 +929,8 @@ private:
                 in_begin_ = in_end_ = 0;  // the parser keeps what it needs
                 return next_action::read(std::span<char>(inbuf_));
             }
-            if (cfg_.trace) push_event({client_event::reply, stage_of(state_), reply_.code(), reply_.lines()});
+            if (cfg_.trace || cfg_.replies)
+                push_event({client_event::reply, stage_of(state_), reply_.code(), reply_.lines()});
             on_reply();
             if (!queue_.empty()) return pop();
             // nothing to do yet: another reply is due (LMTP, after ".")
@@ -1156,6 +1167,7 @@ private:
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <string_view>
@@ -1232,32 +1244,45 @@ concept transport = requires(const sansio::endpoint_spec& spec, typename T::prot
 
 /// Concurrency policy: where sessions run and who runs the event loops.
 ///
-/// | expression          | type              | semantics                                     |
-/// |---------------------|-------------------|-----------------------------------------------|
-/// | `C::name`           | string_view       | CLI spelling                                  |
-/// | `c.executor_for(i)` | any_io_executor   | the executor session i runs on                |
-/// | `c.run()`           | void              | run the loops until all work is done          |
-/// | `c.stop()`          | void              | stop every loop now (a fatal error)           |
+/// | expression          | type              | semantics                                       |
+/// |---------------------|-------------------|-------------------------------------------------|
+/// | `C::name`           | string_view       | CLI spelling                                    |
+/// | `C::blocking`       | bool (constant)   | true: each session is a thread of its own with  |
+/// |                     |                   | blocking sockets (io/run_blocking.hpp)          |
+/// | `C c(threads)`      |                   | `threads`: event loops wanted (a pool's size)   |
+/// | `c.size()`          | size_t            | event loops (their counters are kept apart)     |
+/// | `c.executor_for(i)` | any_io_executor   | the executor session i runs on                  |
+/// | `c.run()`           | void              | run the loops until all work is done            |
+/// | `c.stop()`          | void              | stop every loop now (a fatal error; any thread) |
 template <class C>
-concept concurrency = requires(C& c, std::size_t i) {
+concept concurrency = std::constructible_from<C, std::size_t> && requires(C& c, std::size_t i) {
     { C::name } -> std::convertible_to<std::string_view>;
+    { C::blocking } -> std::convertible_to<bool>;
+    { c.size() } -> std::convertible_to<std::size_t>;
     { c.executor_for(i) } -> std::convertible_to<boost::asio::any_io_executor>;
     c.run();
     c.stop();
 };
 
-/// Pacing policy: the wait before each later message of a session (Postfix's -w and -R).
+/// Pacing policy: when each message starts. Closed loop (Postfix's -w and -R): a session waits
+/// before each of its later messages. Open loop (--rate): message k of the run starts at a fixed
+/// time whatever became of the others, and its latency counts from then.
 ///
 /// | expression          | type                      | semantics                                |
 /// |---------------------|---------------------------|------------------------------------------|
 /// | `P::name`           | string_view               | CLI spelling                             |
 /// | `P::paced`          | bool (constant)           | false: no timer is ever touched          |
-/// | `p.next_delay(rng)` | steady_clock::duration    | the next wait                            |
+/// | `P::open_loop`      | bool (constant)           | starts follow start_of(), not next_delay |
+/// | `p.next_delay(rng)` | steady_clock::duration    | closed loop: the next wait               |
+/// | `p.start_of(k)`     | steady_clock::duration    | open loop: message k's start after the   |
+/// |                     |                           | run's                                    |
 template <class P>
-concept pacing = std::copy_constructible<P> && requires(const P& p, std::mt19937_64& rng) {
+concept pacing = std::copy_constructible<P> && requires(const P& p, std::mt19937_64& rng, std::uint64_t k) {
     { P::name } -> std::convertible_to<std::string_view>;
     { P::paced } -> std::convertible_to<bool>;
+    { P::open_loop } -> std::convertible_to<bool>;
     { p.next_delay(rng) } -> std::convertible_to<std::chrono::steady_clock::duration>;
+    { p.start_of(k) } -> std::convertible_to<std::chrono::steady_clock::duration>;
 };
 
 }  // namespace mailload
@@ -1279,7 +1304,10 @@ namespace mailload {
 class single_thread {
 public:
     static constexpr std::string_view name = "single_thread";
+    static constexpr bool blocking = false;
 
+    explicit single_thread(std::size_t = 1) {}
+    std::size_t size() const noexcept { return 1; }
     boost::asio::any_io_executor executor_for(std::size_t) { return ctx_.get_executor(); }
     void run() { ctx_.run(); }
     void stop() { ctx_.stop(); }
@@ -1293,6 +1321,94 @@ static_assert(concurrency<single_thread>);
 
 }  // namespace mailload
 // ---- end mailload/concurrency/single_thread.hpp ----
+// ---- begin mailload/concurrency/thread_per_session.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/concurrency/thread_per_session.hpp — a thread and blocking sockets for each session
+
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <cstddef>
+#include <string_view>
+
+namespace mailload {
+
+/// The old multi-threaded load tool's model: every session is a thread of its own doing blocking
+/// reads and writes (io/run_blocking.hpp), its time limits kept by the socket (SO_RCVTIMEO,
+/// SO_SNDTIMEO). Its io_context is never run: it only owns the sockets. Each session keeps its
+/// own counters, merged at the end.
+class thread_per_session {
+public:
+    static constexpr std::string_view name = "thread_per_session";
+    static constexpr bool blocking = true;
+
+    explicit thread_per_session(std::size_t = 1) {}
+    std::size_t size() const noexcept { return 1; }
+    boost::asio::any_io_executor executor_for(std::size_t) { return ctx_.get_executor(); }
+    void run() {}
+    void stop() {}
+
+private:
+    boost::asio::io_context ctx_{1};
+};
+
+static_assert(concurrency<thread_per_session>);
+
+}  // namespace mailload
+// ---- end mailload/concurrency/thread_per_session.hpp ----
+// ---- begin mailload/concurrency/thread_pool.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/concurrency/thread_pool.hpp — N event loops, one thread each, sessions spread over them
+
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace mailload {
+
+/// `threads` io_contexts, each run by a thread of its own (the caller's is one of them); session
+/// i runs on loop i mod threads, so a session never changes threads and no two loops share a
+/// session's state. What the sessions share (the message count, the connect gate) is atomic or
+/// locked; each loop keeps its own counters and histograms, merged when all are done.
+class thread_pool {
+public:
+    static constexpr std::string_view name = "thread_pool";
+    static constexpr bool blocking = false;
+
+    explicit thread_pool(std::size_t threads) {
+        for (std::size_t i = 0; i < (threads ? threads : 1); ++i) loops_.push_back(std::make_unique<boost::asio::io_context>(1));
+    }
+
+    std::size_t size() const noexcept { return loops_.size(); }
+    boost::asio::any_io_executor executor_for(std::size_t i) { return loops_[i % loops_.size()]->get_executor(); }
+
+    /// Runs every loop until it has no more work; returns when all have.
+    void run() {
+        std::vector<std::thread> others;
+        for (std::size_t i = 1; i < loops_.size(); ++i) others.emplace_back([ctx = loops_[i].get()] { ctx->run(); });
+        loops_[0]->run();
+        for (auto& t : others) t.join();
+    }
+
+    void stop() {
+        for (auto& ctx : loops_) ctx->stop();
+    }
+
+private:
+    std::vector<std::unique_ptr<boost::asio::io_context>> loops_;
+};
+
+static_assert(concurrency<thread_pool>);
+
+}  // namespace mailload
+// ---- end mailload/concurrency/thread_pool.hpp ----
 // ---- begin mailload/dispatch.hpp ----
 // SPDX-License-Identifier: BSL-1.0
 // mailload/dispatch.hpp — runtime choices (flags, address) to one compile-time policy tuple
@@ -2336,7 +2452,8 @@ namespace mailload::io {
  * under `dl`'s time limit (end of stream reads as error::lost_connection, an expired limit as
  * error::timeout); `wait` actions pause on `dl` (no time limit runs meanwhile). After each
  * successful write, once the algorithm has taken its result (and before the action it asks
- * for next is carried out), it calls `handler.on_written()` if the handler has one.
+ * for next is carried out), it calls `handler.on_written()`, and just before each write
+ * `handler.on_writing()`, if the handler has them.
  * `handler.on_event()` is called for each `event` action and
  * `co_await handler.next_message()` for each `next_message` action; the latter's error code
  * goes back to the algorithm. Returns success after `close`, or the `done` action's error.
@@ -2361,6 +2478,7 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
             std::array<boost::asio::const_buffer, sansio::next_action::max_pieces> bufs;
             const auto pieces = act.out();
             for (std::size_t i = 0; i < pieces.size(); ++i) bufs[i] = boost::asio::buffer(pieces[i].data(), pieces[i].size());
+            if constexpr (requires { handler.on_writing(); }) handler.on_writing();
             dl.begin();
             auto [e, k] = co_await boost::asio::async_write(
                 stream, std::span<const boost::asio::const_buffer>(bufs.data(), pieces.size()),
@@ -2391,12 +2509,192 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
 
 }  // namespace mailload::io
 // ---- end mailload/io/run.hpp ----
+// ---- begin mailload/io/run_blocking.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/io/run_blocking.hpp — the blocking driver (thread_per_session): the same sans-io
+// algorithms, carried out with blocking system calls on the calling thread
+
+
+#include <boost/system/error_code.hpp>
+
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace mailload::io {
+
+namespace detail {
+inline boost::system::error_code errno_code(int e) noexcept {
+    if (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS) return error::timeout;  // SO_*TIMEO ran out
+    return {e, boost::system::system_category()};
+}
+
+/// Every blocking call on `fd` gives up after `limit` (0: never).
+inline void set_time_limits(int fd, std::chrono::steady_clock::duration limit) noexcept {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
+    timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+}  // namespace detail
+
+/**
+ * io::connect()'s blocking twin: opens `socket`, lets `prepare(socket)` set its options, and
+ * connects with a blocking connect(2) bounded by `limit`, up to `attempts` times (-C), calling
+ * `on_retry(ec)` before each retry. The socket stays blocking, its reads and writes bounded by
+ * `limit` too.
+ */
+template <class Socket, class Endpoint, class Prepare, class OnRetry>
+boost::system::error_code connect_blocking(Socket& socket, const Endpoint& ep, std::uint32_t attempts,
+                                           std::chrono::steady_clock::duration limit, Prepare prepare,
+                                           OnRetry on_retry) {
+    for (std::uint32_t attempt = 1;; ++attempt) {
+        boost::system::error_code ec;
+        socket.open(ep.protocol(), ec);
+        if (ec) return ec;
+        prepare(socket);
+        detail::set_time_limits(socket.native_handle(), limit);
+        int rc;
+        do rc = ::connect(socket.native_handle(), ep.data(), static_cast<socklen_t>(ep.size()));
+        while (rc != 0 && errno == EINTR);
+        if (rc == 0) return {};
+        ec = detail::errno_code(errno);
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        if (attempt >= attempts) return ec;
+        on_retry(ec);
+    }
+}
+
+/**
+ * io::run()'s blocking twin: carries out `algo`'s actions on the connected blocking `socket`
+ * until it asks to close or is done. Writes go out whole (sendmsg, no SIGPIPE); the end of the
+ * stream reads as error::lost_connection and a time limit that ran out as error::timeout.
+ * `handler.on_event(algo)` for each event, `handler.next_message()` for each next_message
+ * action, `handler.pause(d)` for each wait (both return an error_code), and
+ * `handler.on_written()` after each successful write once the algorithm has taken its result
+ * and `handler.on_writing()` before each write, as io::run() does.
+ */
+template <class Socket, sansio_algorithm Algorithm, class Handler>
+boost::system::error_code run_blocking(Socket& socket, Algorithm& algo, Handler& handler) {
+    const int fd = socket.native_handle();
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    bool written = false;
+    for (;;) {
+        const sansio::next_action act = algo.resume(ec, n);
+        if constexpr (requires { handler.on_written(); })
+            if (written) handler.on_written();
+        written = false;
+        ec = {};
+        n = 0;
+        switch (act.type()) {
+        case sansio::action_type::write: {
+            std::array<iovec, sansio::next_action::max_pieces> iov{};
+            const auto pieces = act.out();
+            for (std::size_t i = 0; i < pieces.size(); ++i)
+                iov[i] = {const_cast<char*>(pieces[i].data()), pieces[i].size()};
+            if constexpr (requires { handler.on_writing(); }) handler.on_writing();
+            msghdr msg{};
+            msg.msg_iov = iov.data();
+            msg.msg_iovlen = pieces.size();
+            while (msg.msg_iovlen > 0) {
+                const ssize_t k = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+                if (k < 0) {
+                    if (errno == EINTR) continue;
+                    ec = detail::errno_code(errno);
+                    break;
+                }
+                n += static_cast<std::size_t>(k);
+                for (std::size_t left = static_cast<std::size_t>(k); msg.msg_iovlen > 0;) {  // skip what went out
+                    if (left < msg.msg_iov->iov_len) {
+                        msg.msg_iov->iov_base = static_cast<char*>(msg.msg_iov->iov_base) + left;
+                        msg.msg_iov->iov_len -= left;
+                        break;
+                    }
+                    left -= msg.msg_iov->iov_len;
+                    ++msg.msg_iov;
+                    --msg.msg_iovlen;
+                }
+            }
+            written = !ec;
+            break;
+        }
+        case sansio::action_type::read: {
+            ssize_t k;
+            do k = ::recv(fd, act.in().data(), act.in().size(), 0);
+            while (k < 0 && errno == EINTR);
+            if (k < 0) ec = detail::errno_code(errno);
+            else if (k == 0) ec = error::lost_connection;
+            else n = static_cast<std::size_t>(k);
+            break;
+        }
+        case sansio::action_type::next_message:
+            if constexpr (requires { handler.next_message(); }) ec = handler.next_message();
+            else ec = error::no_more_messages;
+            break;
+        case sansio::action_type::event: handler.on_event(algo); break;
+        case sansio::action_type::wait: ec = handler.pause(act.duration()); break;
+        case sansio::action_type::close: return {};
+        case sansio::action_type::done: return act.error();
+        }
+    }
+}
+
+}  // namespace mailload::io
+// ---- end mailload/io/run_blocking.hpp ----
+// ---- begin mailload/pacing/constant_rate.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/pacing/constant_rate.hpp — an open-loop schedule: message k starts at k / rate (--rate)
+
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string_view>
+
+namespace mailload {
+
+/// An open-loop rate over all sessions: message k of the run is due `k × interval` after the
+/// run's start, however long the ones before it took. A session takes the next due message when
+/// it is free; one that is free early waits for it. When every session is busy, messages start
+/// late, and their latency, counted from when they were due, shows it: a stalled server cannot
+/// hide in the percentiles (no coordinated omission).
+struct constant_rate {
+    static constexpr std::string_view name = "rate";
+    static constexpr bool paced = true;
+    static constexpr bool open_loop = true;
+    std::chrono::steady_clock::duration interval{};  ///< 1 / rate
+
+    /// The interval of `per_second` messages a second (at least 1 ns).
+    static constant_rate per_second(double per_second) {
+        const double ns = 1e9 / per_second;
+        return {std::chrono::steady_clock::duration(static_cast<std::chrono::steady_clock::rep>(ns < 1 ? 1 : ns))};
+    }
+
+    std::chrono::steady_clock::duration next_delay(std::mt19937_64&) const noexcept { return {}; }
+    std::chrono::steady_clock::duration start_of(std::uint64_t k) const noexcept {
+        return interval * static_cast<std::chrono::steady_clock::rep>(k);
+    }
+};
+
+static_assert(pacing<constant_rate>);
+
+}  // namespace mailload
+// ---- end mailload/pacing/constant_rate.hpp ----
 // ---- begin mailload/pacing/fixed_interval.hpp ----
 // SPDX-License-Identifier: BSL-1.0
 // mailload/pacing/fixed_interval.hpp — a fixed wait before each later message (-w)
 
 
 #include <chrono>
+#include <cstdint>
 #include <random>
 #include <string_view>
 
@@ -2407,9 +2705,11 @@ namespace mailload {
 struct fixed_interval {
     static constexpr std::string_view name = "fixed";
     static constexpr bool paced = true;
+    static constexpr bool open_loop = false;
     std::chrono::steady_clock::duration interval{};
 
     std::chrono::steady_clock::duration next_delay(std::mt19937_64&) const noexcept { return interval; }
+    std::chrono::steady_clock::duration start_of(std::uint64_t) const noexcept { return {}; }
 };
 
 static_assert(pacing<fixed_interval>);
@@ -2422,6 +2722,7 @@ static_assert(pacing<fixed_interval>);
 
 
 #include <chrono>
+#include <cstdint>
 #include <random>
 #include <string_view>
 
@@ -2431,7 +2732,9 @@ namespace mailload {
 struct no_pacing {
     static constexpr std::string_view name = "none";
     static constexpr bool paced = false;
+    static constexpr bool open_loop = false;
     std::chrono::steady_clock::duration next_delay(std::mt19937_64&) const noexcept { return {}; }
+    std::chrono::steady_clock::duration start_of(std::uint64_t) const noexcept { return {}; }
 };
 
 static_assert(pacing<no_pacing>);
@@ -2444,6 +2747,7 @@ static_assert(pacing<no_pacing>);
 
 
 #include <chrono>
+#include <cstdint>
 #include <random>
 #include <string_view>
 
@@ -2454,12 +2758,14 @@ namespace mailload {
 struct random_interval {
     static constexpr std::string_view name = "random";
     static constexpr bool paced = true;
+    static constexpr bool open_loop = false;
     std::chrono::steady_clock::duration interval{};
 
     std::chrono::steady_clock::duration next_delay(std::mt19937_64& rng) const {
         std::uniform_int_distribution<std::chrono::steady_clock::rep> pick(0, interval.count());
         return std::chrono::steady_clock::duration(pick(rng));
     }
+    std::chrono::steady_clock::duration start_of(std::uint64_t) const noexcept { return {}; }
 };
 
 static_assert(pacing<random_interval>);
@@ -2691,7 +2997,8 @@ public:
                 return remember(next_action::read(std::span<char>(inbuf_)));
             }
             state_ = state::replied;
-            event_ = {client_event::reply, client_stage::dot, 0, reply_.data()};
+            event_ = {client_event::reply, client_stage::dot,
+                      reply_.data().empty() ? 0 : static_cast<unsigned char>(reply_.data()[0]), reply_.data()};  // 'K' …
             return remember(next_action::event());
         }
         case state::replied:
@@ -2849,9 +3156,12 @@ namespace mailload::report {
 /**
  * Counts values (nanoseconds, say) in HdrHistogram's bucket scheme: values below 2^sub_bits
  * exactly, larger ones in power-of-two ranges each split into 2^(sub_bits-1) equal parts, so a
- * recorded value is known to within 1/2^(sub_bits-1) of itself (sub_bits 8: 0.8 %). Fixed size,
- * no allocation per record; two histograms merge by adding their counts bucket for bucket, so
- * percentiles of a merge equal those of one histogram that saw every value.
+ * recorded value is known to within 1/2^(sub_bits-1) of itself (sub_bits 8: 0.8 %). The buckets
+ * are made as far as values reach, in steps of `grow_step` (an empty histogram costs nothing; one
+ * of microseconds-to-seconds latencies holds about 3,000 buckets after at most 6 steps), so a
+ * record allocates only when it reaches beyond every earlier one. Two histograms merge by adding
+ * their counts bucket for bucket, so percentiles of a merge equal those of one histogram that
+ * saw every value.
  */
 class histogram {
 public:
@@ -2859,18 +3169,19 @@ public:
     static constexpr std::uint64_t sub_count = std::uint64_t(1) << sub_bits;  // 256
     static constexpr std::uint64_t half = sub_count / 2;                       // 128
 
-    histogram() : counts_(bucket_count, 0) {}
-
-    void record(std::uint64_t v) noexcept {
-        ++counts_[index_of(v)];
+    void record(std::uint64_t v) {
+        const std::size_t i = index_of(v);
+        if (i >= counts_.size()) grow(i + 1);
+        ++counts_[i];
         ++total_;
         max_ = std::max(max_, v);
         min_ = std::min(min_, v);
         sum_ += v;
     }
 
-    void merge(const histogram& o) noexcept {
-        for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += o.counts_[i];
+    void merge(const histogram& o) {
+        if (o.counts_.size() > counts_.size()) grow(o.counts_.size());
+        for (std::size_t i = 0; i < o.counts_.size(); ++i) counts_[i] += o.counts_[i];
         total_ += o.total_;
         max_ = std::max(max_, o.max_);
         min_ = std::min(min_, o.min_);
@@ -2896,6 +3207,7 @@ public:
         return max_;
     }
 
+    /// The counts of the buckets made so far (those beyond are 0).
     const std::vector<std::uint64_t>& counts() const noexcept { return counts_; }
 
     /// The bucket a value falls in, and the highest value that bucket holds.
@@ -2912,8 +3224,13 @@ public:
     }
 
     static constexpr std::size_t bucket_count = sub_count + (64 - sub_bits) * half;
+    static constexpr std::size_t grow_step = 512;
 
 private:
+    void grow(std::size_t at_least) {
+        counts_.resize(std::min(bucket_count, (at_least + grow_step - 1) / grow_step * grow_step), 0);
+    }
+
     std::vector<std::uint64_t> counts_;
     std::uint64_t total_ = 0, max_ = 0, min_ = ~std::uint64_t(0), sum_ = 0;
 };
@@ -3303,19 +3620,27 @@ private:
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <sys/socket.h>
+
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace mailload {
@@ -3328,9 +3653,37 @@ struct source_options {
     std::uint32_t max_connecting = 0;    ///< connects in progress at once; 0: no limit; 1: Postfix's
     int window_size = 0;                 ///< -T: SO_SNDBUF and SO_RCVBUF before connect; 0: system's
     std::chrono::steady_clock::duration timeout = std::chrono::seconds(300);  ///< per operation
+    std::chrono::steady_clock::duration duration{};  ///< no message starts this long after the run's start (0: none)
+    std::uint32_t threads = 1;           ///< event loops, for the thread_pool policy
     std::uint64_t seed = 0;              ///< random pacing seed (0: from the clock)
     sansio::client_config client;        ///< the dialog (the protocol policy sets `lmtp`)
     sansio::message_options message;     ///< the content
+};
+
+/// Replies counted by the stage of the dialog they answered and their code (000-999; QMQP's
+/// status byte, 'K' = 75, for its one stage).
+class reply_counts {
+public:
+    void add(sansio::client_stage stage, int code) noexcept {
+        ++n_[static_cast<std::size_t>(stage)][static_cast<std::size_t>(code < 0 || code > 999 ? 0 : code)];
+    }
+    std::uint64_t count(sansio::client_stage stage, int code) const noexcept {
+        return n_[static_cast<std::size_t>(stage)][static_cast<std::size_t>(code)];
+    }
+    void merge(const reply_counts& o) noexcept {
+        for (std::size_t s = 0; s < n_.size(); ++s)
+            for (std::size_t c = 0; c < n_[s].size(); ++c) n_[s][c] += o.n_[s][c];
+    }
+    /// Calls `f(stage, code, count)` for every non-zero count, in order.
+    template <class F>
+    void for_each(F&& f) const {
+        for (std::size_t s = 0; s < n_.size(); ++s)
+            for (std::size_t c = 0; c < n_[s].size(); ++c)
+                if (n_[s][c]) f(static_cast<sansio::client_stage>(s), static_cast<int>(c), n_[s][c]);
+    }
+
+private:
+    std::array<std::array<std::uint64_t, 1000>, sansio::client_stage_count> n_{};
 };
 
 /// What a run did: totals over every session, and the error that ended it early, if any.
@@ -3340,14 +3693,43 @@ struct source_report {
     sansio::client_stats totals;
     std::uint64_t connections = 0;       ///< connections established
     std::uint64_t connect_failures = 0;  ///< failed connect() attempts, retried or not
-    report::histogram latency;           ///< ns from a message's claim to its acceptance
+    std::uint64_t late_starts = 0;       ///< open loop: messages that started over 1 ms after they were due
+    /// ns from each message's start (its claim; open loop: when it was due) to its acceptance
+    report::histogram latency;
+    report::histogram connect_latency;  ///< ns of each successful connect
+    /// ns from the write of each command to its reply, by stage (greeting: from the connect)
+    std::array<report::histogram, sansio::client_stage_count> reply_latency;
+    reply_counts replies;
+    /// connect failures and the I/O error that ended the run, counted by error
+    std::vector<std::pair<boost::system::error_code, std::uint64_t>> io_errors;
     std::chrono::steady_clock::duration elapsed{};
     explicit operator bool() const noexcept { return !error; }
+
+    void count_io_error(boost::system::error_code ec) {
+        for (auto& [e, n] : io_errors)
+            if (e == ec) return void(++n);
+        io_errors.emplace_back(ec, 1);
+    }
+
+    /// Adds another part of the run (another thread's counters).
+    void merge(const source_report& o) {
+        totals += o.totals;
+        connections += o.connections;
+        connect_failures += o.connect_failures;
+        late_starts += o.late_starts;
+        latency.merge(o.latency);
+        connect_latency.merge(o.connect_latency);
+        for (std::size_t i = 0; i < reply_latency.size(); ++i) reply_latency[i].merge(o.reply_latency[i]);
+        replies.merge(o.replies);
+        for (const auto& [e, n] : o.io_errors)
+            for (std::uint64_t k = 0; k < n; ++k) count_io_error(e);
+    }
 };
 
 /// An observer that wants nothing. Observers may define any of:
 /// `on_event(const sansio::client_event&)`, `on_connect_retry(error_code)` and
-/// `on_connected(socket&)`; what they leave out costs nothing.
+/// `on_connected(socket&)`; what they leave out costs nothing. With more than one thread
+/// (thread_pool, thread_per_session) they are called from each.
 struct null_observer {};
 
 /**
@@ -3355,8 +3737,8 @@ struct null_observer {};
  *
  * @tparam Protocol    smtp, lmtp or qmqp
  * @tparam Transport   inet<any>, inet<v4>, inet<v6> or unix_domain
- * @tparam Concurrency single_thread
- * @tparam Pacing      no_pacing, fixed_interval or random_interval
+ * @tparam Concurrency single_thread, thread_pool or thread_per_session
+ * @tparam Pacing      no_pacing, fixed_interval, random_interval or constant_rate
  *
  * @par Example
  * @code
@@ -3369,9 +3751,11 @@ class source {
 public:
     using endpoint_type = typename Transport::protocol_type::endpoint;
     using socket_type = typename Transport::protocol_type::socket;
+    using clock = std::chrono::steady_clock;
 
     explicit source(source_options options, Pacing pacing = {}) : opts_(std::move(options)), pacing_(pacing) {
         opts_.client.lmtp = Protocol::is_lmtp;
+        opts_.client.replies = true;                  // each reply is timed and counted
         opts_.client.pipeline_next = !Pacing::paced;  // claiming early would skip the wait
     }
 
@@ -3394,35 +3778,52 @@ public:
     /// Runs to completion (or to the first fatal error) against `endpoint`.
     template <class Observer = null_observer>
     source_report run_endpoint(const endpoint_type& endpoint, Observer&& observer = {}) {
-        report_ = {};
         claimed_ = 0;
         rcpt_sequence_ = 0;
-        const auto started = std::chrono::steady_clock::now();
+        stopping_ = false;
+        connecting_ = 0;
+        connect_waiters_.clear();
+        error_ = {};
+        what_.clear();
+        started_ = clock::now();
+        ends_ = opts_.duration.count() > 0 ? started_ + opts_.duration : clock::time_point::max();
         const typename Protocol::client_content content = Protocol::make_content(opts_.client, opts_.message);
+        source_report report;
         {
-            Concurrency loops;
+            Concurrency loops(opts_.threads);
+            std::vector<source_report> shards(Concurrency::blocking ? opts_.sessions : loops.size());
             std::vector<std::unique_ptr<session>> sessions;  // destroyed before their event loops
             loops_ = &loops;
-            std::seed_seq seq{opts_.seed ? opts_.seed : static_cast<std::uint64_t>(started.time_since_epoch().count())};
+            sessions_ = &sessions;
+            std::seed_seq seq{opts_.seed ? opts_.seed : static_cast<std::uint64_t>(started_.time_since_epoch().count())};
             std::vector<std::uint64_t> seeds(opts_.sessions);
             seq.generate(seeds.begin(), seeds.end());
-            for (std::uint32_t i = 0; i < opts_.sessions; ++i) {
+            for (std::uint32_t i = 0; i < opts_.sessions; ++i)
                 sessions.push_back(std::make_unique<session>(loops.executor_for(i), opts_, content, rcpt_sequence_,
-                                                             seeds[i]));
-                auto& s = *sessions.back();
-                boost::asio::co_spawn(s.socket.get_executor(), run_session(s, endpoint, observer), boost::asio::detached);
-                boost::asio::co_spawn(s.socket.get_executor(), s.deadline.watch([&s] {
-                    boost::system::error_code ignored;
-                    s.socket.cancel(ignored);
-                }),
-                                      boost::asio::detached);
+                                                             seeds[i], shards[i % shards.size()]));
+            if constexpr (Concurrency::blocking) {
+                std::vector<std::thread> threads;
+                for (auto& s : sessions)
+                    threads.emplace_back([this, &s, &endpoint, &observer] { run_session_blocking(*s, endpoint, observer); });
+                for (auto& t : threads) t.join();
+            } else {
+                for (auto& sp : sessions) {
+                    session& s = *sp;
+                    boost::asio::co_spawn(s.socket.get_executor(), run_session(s, endpoint, observer),
+                                          boost::asio::detached);
+                    boost::asio::co_spawn(s.socket.get_executor(), watchdog(s), boost::asio::detached);
+                }
+                loops.run();
             }
-            loops.run();
             loops_ = nullptr;
-            for (auto& s : sessions) add(report_.totals, s->algo.stats());
+            sessions_ = nullptr;
+            for (const auto& shard : shards) report.merge(shard);
+            for (auto& s : sessions) report.totals += s->algo.stats();
         }  // after a fatal error, suspended coroutines are destroyed with their loops, never resumed
-        report_.elapsed = std::chrono::steady_clock::now() - started;
-        return std::move(report_);
+        report.error = error_;
+        report.what = std::move(what_);
+        report.elapsed = clock::now() - started_;
+        return report;
     }
 
     const source_options& options() const noexcept { return opts_; }
@@ -3430,14 +3831,35 @@ public:
 private:
     struct session {
         session(const boost::asio::any_io_executor& ex, const source_options& o,
-                const typename Protocol::client_content& b,
-                std::atomic<std::uint64_t>& seq, std::uint64_t seed)
-            : socket(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed) {}
+                const typename Protocol::client_content& b, std::atomic<std::uint64_t>& seq, std::uint64_t seed,
+                source_report& part)
+            : socket(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed), shard(part) {}
         socket_type socket;
         io::deadline deadline;
         typename Protocol::client_algorithm algo;
-        std::chrono::steady_clock::time_point claimed_at;  // of the message in progress
         std::mt19937_64 rng;
+        source_report& shard;         // this session's thread's counters
+        clock::time_point started_at;  // the message in progress: claimed (open loop: due)
+        clock::time_point sent_at;     // the last write began (or the connect ended)
+        std::mutex socket_mutex;       // blocking sessions: fatal() shuts connected_fd down from afar,
+        int connected_fd = -1;         //   never after the session closed it
+    };
+
+    // The session's time limits: cancels an overdue operation. Never inlined: g++ 12 inlines the
+    // ramp into run_endpoint and leaves a table outside the COMDAT group pointing at the frame's
+    // destroy function, which fails to link once two translation units instantiate one source.
+    [[gnu::noinline]] static boost::asio::awaitable<void> watchdog(session& s) {
+        co_await s.deadline.watch([&s] {
+            boost::system::error_code ignored;
+            s.socket.cancel(ignored);
+        });
+    }
+
+    /// A claimed message: its Message-Id field (messages left after it, Postfix's) and when it
+    /// is due (open loop; otherwise now).
+    struct claim_t {
+        std::uint32_t left;
+        clock::time_point due;
     };
 
     static source_report failed(std::string what) {
@@ -3447,132 +3869,282 @@ private:
         return r;
     }
 
-    static void add(sansio::client_stats& to, const sansio::client_stats& from) {
-        to.messages_sent += from.messages_sent;
-        to.messages_accepted += from.messages_accepted;
-        to.recipients_sent += from.recipients_sent;
-        to.recipients_accepted += from.recipients_accepted;
-        for (std::size_t i = 0; i < to.rejected.size(); ++i) to.rejected[i] += from.rejected[i];
+    bool messages_left() const noexcept {
+        return claimed_.load(std::memory_order_relaxed) < opts_.messages && !stopping_ &&
+               (Pacing::open_loop || clock::now() < ends_);
     }
 
-    bool messages_left() const noexcept { return claimed_ < opts_.messages; }
-
-    /// Claims the next message: the number of messages still unclaimed after it (Postfix's
-    /// Message-Id field, unique per message here), or nothing when all are taken.
-    std::optional<std::uint32_t> claim() noexcept {
-        const std::uint64_t n = claimed_++;
+    /// Claims the next message, or nothing when all are taken (or --duration is over).
+    std::optional<claim_t> claim() noexcept {
+        if (stopping_) return std::nullopt;
+        const std::uint64_t n = claimed_.fetch_add(1, std::memory_order_relaxed);
         if (n >= opts_.messages) return std::nullopt;
-        return static_cast<std::uint32_t>(opts_.messages - n - 1);
+        const auto due = Pacing::open_loop ? started_ + pacing_.start_of(n) : clock::now();
+        if (due >= ends_) return std::nullopt;
+        return claim_t{static_cast<std::uint32_t>(opts_.messages - n - 1), due};
+    }
+
+    /// The wait before a closed-loop session's later message (-w, -R).
+    std::optional<clock::duration> delay_before(session& s, bool first) {
+        if constexpr (Pacing::paced && !Pacing::open_loop)
+            if (!first) return pacing_.next_delay(s.rng);
+        return std::nullopt;
+    }
+
+    /// The claimed message starts now: its latency counts from when it was due.
+    void start_message(session& s, const claim_t& c) {
+        const auto now = clock::now();
+        if (Pacing::open_loop && now - c.due > std::chrono::milliseconds(1)) ++s.shard.late_starts;
+        s.started_at = c.due;
+    }
+
+    // Waits as the pacing says, then claims: the next message (or none) of a session.
+    boost::asio::awaitable<std::optional<claim_t>> next(session& s, bool first) {
+        if (auto d = delay_before(s, first)) {
+            if (!messages_left()) co_return std::nullopt;  // no wasted last delay
+            co_await s.deadline.pause(*d);
+        }
+        auto c = claim();
+        if (!c) co_return c;
+        if (const auto now = clock::now(); c->due > now) co_await s.deadline.pause(c->due - now);
+        start_message(s, *c);
+        co_return c;
+    }
+
+    std::optional<claim_t> next_blocking(session& s, bool first) {
+        if (auto d = delay_before(s, first)) {
+            if (!messages_left() || pause_blocking(*d)) return std::nullopt;
+        }
+        auto c = claim();
+        if (!c) return c;
+        if (const auto now = clock::now(); c->due > now && pause_blocking(c->due - now)) return std::nullopt;
+        start_message(s, *c);
+        return c;
+    }
+
+    // Sleeps `d`; true if the run was stopped meanwhile.
+    bool pause_blocking(clock::duration d) {
+        std::unique_lock lock(stop_mutex_);
+        return stop_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
     }
 
     void fatal(boost::system::error_code ec, std::string what) {
-        if (!report_.error) {
-            report_.error = ec;
-            report_.what = std::move(what);
+        {
+            std::lock_guard lock(stop_mutex_);
+            if (!error_) {
+                error_ = ec;
+                what_ = std::move(what);
+            }
+            stopping_ = true;
         }
+        stop_cv_.notify_all();
+        { std::lock_guard lock(gate_mutex_); }  // a waiter between its test and its wait sees stopping_
+        gate_cv_.notify_all();
         loops_->stop();
+        if constexpr (Concurrency::blocking)
+            for (auto& s : *sessions_) {  // wake every blocked read or write
+                std::lock_guard lock(s->socket_mutex);
+                if (s->connected_fd >= 0) ::shutdown(s->connected_fd, SHUT_RDWR);
+            }
     }
 
-    boost::asio::awaitable<void> pace(session& s) {
-        if constexpr (Pacing::paced) co_await s.deadline.pause(pacing_.next_delay(s.rng));
-        co_return;
-    }
-
-    // Connects gated by max_connecting (0: any number at once).
+    // Connects gated by max_connecting (0: any number at once), over every thread.
     boost::asio::awaitable<void> acquire_connect_slot(session& s) {
         if (opts_.max_connecting == 0) co_return;
-        if (connecting_ < opts_.max_connecting) {
-            ++connecting_;
-            co_return;
-        }
         boost::asio::steady_timer wake(s.socket.get_executor(), boost::asio::steady_timer::time_point::max());
-        connect_waiters_.push_back(&wake);
+        {
+            std::lock_guard lock(gate_mutex_);
+            if (connecting_ < opts_.max_connecting) {
+                ++connecting_;
+                co_return;
+            }
+            connect_waiters_.push_back(&wake);
+        }
         co_await wake.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));  // slot handed over
+    }
+
+    void acquire_connect_slot_blocking() {
+        if (opts_.max_connecting == 0) return;
+        std::unique_lock lock(gate_mutex_);
+        gate_cv_.wait(lock, [this] { return connecting_ < opts_.max_connecting || stopping_; });
+        ++connecting_;
     }
 
     void release_connect_slot() {
         if (opts_.max_connecting == 0) return;
+        std::lock_guard lock(gate_mutex_);
         if (connect_waiters_.empty()) {
             --connecting_;
+            gate_cv_.notify_one();
             return;
         }
-        connect_waiters_.front()->cancel();
+        boost::asio::steady_timer* next = connect_waiters_.front();
         connect_waiters_.pop_front();
+        boost::asio::post(next->get_executor(), [next] { next->cancel(); });  // on the waiter's thread
     }
 
+    // What a session's protocol events and writes mean to the report: latencies and counts.
     template <class Observer>
-    struct handler {
+    struct recorder {
         source& src;
         session& s;
         Observer& obs;
 
+        void on_writing() { s.sent_at = clock::now(); }
+
         void on_event(const typename Protocol::client_algorithm& algo) {
-            if (algo.event().kind == sansio::client_event::accepted)
-                src.report_.latency.record(static_cast<std::uint64_t>(
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - s.claimed_at)
-                        .count()));
-            if constexpr (requires { obs.on_event(algo.event()); }) obs.on_event(algo.event());
+            const sansio::client_event& e = algo.event();
+            if (e.kind == sansio::client_event::reply) {
+                s.shard.reply_latency[static_cast<std::size_t>(e.stage)].record(elapsed_ns(s.sent_at));
+                s.shard.replies.add(e.stage, e.code);
+            } else if (e.kind == sansio::client_event::accepted) {
+                s.shard.latency.record(elapsed_ns(s.started_at));
+            }
+            if constexpr (requires { obs.on_event(e); }) obs.on_event(e);
         }
 
+        static std::uint64_t elapsed_ns(clock::time_point since) {
+            return static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - since).count());
+        }
+    };
+
+    template <class Observer>
+    struct handler : recorder<Observer> {
         boost::asio::awaitable<boost::system::error_code> next_message() {
-            if (src.messages_left()) {
-                co_await src.pace(s);
-                if (auto left = src.claim()) {
-                    s.claimed_at = std::chrono::steady_clock::now();
-                    s.algo.set_left(*left);
-                    co_return boost::system::error_code{};
-                }
+            if (auto c = co_await this->src.next(this->s, false)) {
+                this->s.algo.set_left(c->left);
+                co_return boost::system::error_code{};
             }
             co_return boost::system::error_code(error::no_more_messages);
         }
     };
 
     template <class Observer>
-    boost::asio::awaitable<void> run_session(session& s, endpoint_type endpoint, Observer& obs) {
-        handler<Observer> h{*this, s, obs};
-        for (bool first = true;; first = false) {
-            if (!first) {
-                if (!messages_left()) break;
-                co_await pace(s);
+    struct blocking_handler : recorder<Observer> {
+        boost::system::error_code next_message() {
+            if (auto c = this->src.next_blocking(this->s, false)) {
+                this->s.algo.set_left(c->left);
+                return {};
             }
-            const auto left = claim();
-            if (!left) break;
-            s.claimed_at = std::chrono::steady_clock::now();
+            return error::no_more_messages;
+        }
+        boost::system::error_code pause(clock::duration d) {
+            return this->src.pause_blocking(d) ? boost::system::error_code(boost::asio::error::operation_aborted)
+                                               : boost::system::error_code{};
+        }
+    };
+
+    void on_connect_failure(session& s, boost::system::error_code ec) {
+        ++s.shard.connect_failures;
+        s.shard.count_io_error(ec);
+    }
+
+    /// After a connect: counts it, tells the observer, starts the dialog.
+    template <class Observer>
+    void connected(session& s, const claim_t& c, clock::time_point connect_began, Observer& obs) {
+        s.sent_at = clock::now();
+        ++s.shard.connections;
+        s.shard.connect_latency.record(recorder<Observer>::elapsed_ns(connect_began));
+        if constexpr (requires { obs.on_connected(s.socket); }) obs.on_connected(s.socket);
+        s.algo.start(static_cast<std::uint32_t>(s.socket.native_handle()), c.left);
+    }
+
+    /// After a connection's dialog ended with `ec`: true if the session goes on.
+    bool dialog_ended(session& s, boost::system::error_code ec) {
+        if (!ec) return true;
+        if (ec.category() != error_category() || ec == error::timeout || ec == error::lost_connection)
+            s.shard.count_io_error(ec);
+        fatal(ec, s.algo.failure_message(ec));
+        return false;
+    }
+
+    template <class Observer>
+    boost::asio::awaitable<void> run_session(session& s, endpoint_type endpoint, Observer& obs) {
+        handler<Observer> h{{*this, s, obs}};
+        for (bool first = true;; first = false) {
+            const auto c = co_await next(s, first);
+            if (!c) break;
             co_await acquire_connect_slot(s);
+            const auto began = clock::now();
             auto ec = co_await io::connect(
                 s.socket, endpoint, opts_.connect_attempts, s.deadline,
                 [this](socket_type& sock) { Transport::prepare(sock, opts_.window_size); },
-                [this, &obs](boost::system::error_code e) {
-                    ++report_.connect_failures;
+                [this, &s, &obs](boost::system::error_code e) {
+                    on_connect_failure(s, e);
                     (void)obs;  // used only by observers that take on_connect_retry()
                     if constexpr (requires { obs.on_connect_retry(e); }) obs.on_connect_retry(e);
                 });
             release_connect_slot();
             if (ec) {
-                ++report_.connect_failures;
+                on_connect_failure(s, ec);
                 fatal(ec, "connect: " + ec.message());
                 break;
             }
-            ++report_.connections;
-            if constexpr (requires { obs.on_connected(s.socket); }) obs.on_connected(s.socket);
-            s.algo.start(static_cast<std::uint32_t>(s.socket.native_handle()), *left);
+            connected(s, *c, began, obs);
             ec = co_await io::run(s.socket, s.algo, s.deadline, h);
             boost::system::error_code ignored;
             s.socket.close(ignored);  // SO_LINGER 0: an abortive close, as Postfix's
-            if (ec) {
-                fatal(ec, s.algo.failure_message(ec));
-                break;
-            }
+            if (!dialog_ended(s, ec)) break;
         }
         s.deadline.stop();
+    }
+
+    template <class Observer>
+    void run_session_blocking(session& s, const endpoint_type& endpoint, Observer& obs) {
+        blocking_handler<Observer> h{{*this, s, obs}};
+        for (bool first = true;; first = false) {
+            const auto c = next_blocking(s, first);
+            if (!c) break;
+            acquire_connect_slot_blocking();
+            const auto began = clock::now();
+            auto ec = io::connect_blocking(  // a connect in progress is bounded by its time limit
+                s.socket, endpoint, opts_.connect_attempts, opts_.timeout,
+                [this](socket_type& sock) { Transport::prepare(sock, opts_.window_size); },
+                [this, &s, &obs](boost::system::error_code e) {
+                    on_connect_failure(s, e);
+                    (void)obs;
+                    if constexpr (requires { obs.on_connect_retry(e); }) obs.on_connect_retry(e);
+                });
+            release_connect_slot();
+            if (ec) {
+                on_connect_failure(s, ec);
+                fatal(ec, "connect: " + ec.message());
+                break;
+            }
+            {
+                std::lock_guard lock(s.socket_mutex);
+                s.connected_fd = s.socket.native_handle();
+            }
+            if (!stopping_) {
+                connected(s, *c, began, obs);
+                ec = io::run_blocking(s.socket, s.algo, h);
+            }
+            {
+                std::lock_guard lock(s.socket_mutex);
+                s.connected_fd = -1;
+                boost::system::error_code ignored;
+                s.socket.close(ignored);
+            }
+            if (stopping_) break;
+            if (!dialog_ended(s, ec)) break;
+        }
     }
 
     source_options opts_;
     Pacing pacing_;
     Concurrency* loops_ = nullptr;
-    source_report report_;
-    std::uint64_t claimed_ = 0;
+    std::vector<std::unique_ptr<session>>* sessions_ = nullptr;
+    clock::time_point started_, ends_;
+    std::atomic<std::uint64_t> claimed_{0};
     std::atomic<std::uint64_t> rcpt_sequence_{0};
+    std::atomic<bool> stopping_{false};
+    std::mutex stop_mutex_;  // error_, what_; pause_blocking()'s wake-up
+    std::condition_variable stop_cv_;
+    boost::system::error_code error_;
+    std::string what_;
+    std::mutex gate_mutex_;  // the connect gate
+    std::condition_variable gate_cv_;
     std::uint32_t connecting_ = 0;
     std::deque<boost::asio::steady_timer*> connect_waiters_;
 };

@@ -18,6 +18,7 @@ The -r tests once caught our getopt string declaring -r without an argument (a c
 """
 
 import concurrent.futures
+import json
 import os
 import re
 import socket
@@ -784,6 +785,13 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(report["rejected_by_stage"]["rcpt"], 60)
         self.assertEqual(report["connections"]["established"], 3)
         self.assertIsNone(report["error"])
+        # every reply, by the stage it answered and its code: all RCPTs refused, so RSET, no DATA
+        self.assertEqual(report["replies"], {"greeting": {"220": 3}, "helo": {"250": 3}, "mail": {"250": 30},
+                                             "rcpt": {"500": 60}, "rset": {"250": 30}, "quit": {"221": 3}})
+        lat = report["latency_ms"]
+        self.assertEqual(sorted(lat), sorted(["message", "connect", "greeting", "helo", "mail", "rcpt", "rset", "quit"]))
+        self.assertEqual([lat[k]["count"] for k in ("message", "connect", "greeting", "rcpt", "rset")], [0, 3, 3, 60, 30])
+        self.assertEqual(report["io_errors"], {})
 
         server2, address2, _ = support.start_smtp_sink(workdir, ["-c"])
         self.addCleanup(server2.stop)
@@ -791,7 +799,7 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res)
         report = json.loads(res.stdout)
         self.assertEqual(report["messages"], {"asked": 400, "sent": 400, "accepted": 400})
-        lat = report["latency_ms"]
+        lat = report["latency_ms"]["message"]
         self.assertEqual(lat["count"], 400)
         self.assertTrue(0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99.9"] <= lat["max"], lat)
         support.wait_until(lambda: (support.sink_counters(server2.stdout(), complete_only=True) or [{"mesg": -1}])[-1]
@@ -804,8 +812,170 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(res.returncode, 1, res)
         self.assertIn(b"smtp-source report\n", res.stdout)
         self.assertIn(b"  error:       connect: Connection refused\n", res.stdout)
+        self.assertIn(b"  I/O errors:  Connection refused \xc3\x971\n", res.stdout)
         self.assertTrue(res.stderr.endswith(b"fatal: connect: Connection refused\n"), res)
 
+
+# ================================================================================================
+# 7. examples/fixed-source: every policy fixed at compile time, no dispatch
+# ================================================================================================
+
+class FixedSourceTest(unittest.TestCase):
+    """fixed-source (smtp, inet4, single_thread, no_pacing): our smtp-sink counts exactly -m
+    messages, and for the flags it takes it sends smtp-source's bytes."""
+
+    def setUp(self):
+        self.fixed = os.path.join(BINDIR, "fixed-source")
+        self.assertTrue(os.access(self.fixed, os.X_OK), "no executable fixed-source in %s" % BINDIR)
+        self.workdir = support.make_tempdir("mailload-fixed-")
+        self.addCleanup(support.remove_tempdir, self.workdir)
+        self.server, self.address, self.target = support.start_smtp_sink(
+            self.workdir, ["-c"], sink=os.path.join(BINDIR, "smtp-sink"))
+        self.addCleanup(self.server.stop)
+
+    def test_our_sink_counts_every_message(self):
+        total = 0
+        for args, messages in ((["-d", "-s", "4", "-l", "1000"], 3000), (["-s", "5"], 500)):
+            res = support.run([self.fixed, "-m", str(messages)] + args + [self.address])
+            self.assertEqual((res.returncode, res.stdout, res.stderr), (0, b"", b""), (args, res))
+            total += messages
+            support.wait_until(lambda: (support.sink_counters(self.server.stdout(), complete_only=True)
+                                        or [{"mesg": -1}])[-1]["mesg"] == total, 20,
+                               "the sink to count %d messages" % total)
+
+    def test_same_bytes_as_smtp_source(self):
+        for args in (["-d", "-m", "3", "-l", "200"], ["-m", "2"], []):
+            fixed_res, fixed = run_via_relay(self.fixed, args, self.target)
+            our_res, ours = run_via_relay(OURS, ["-4"] + args, self.target)
+            self.assertEqual((fixed_res.returncode, our_res.returncode), (0, 0), (fixed_res, our_res))
+            self.assertGreater(len(ours), 0, args)
+            self.assertEqual([split_commands(norm_wire(c)) for c in fixed],
+                             [split_commands(norm_wire(c)) for c in ours], args)
+
+    def test_usage(self):
+        res = support.run([self.fixed, "-m", "0", self.address])
+        self.assertEqual(res.returncode, 1, res)
+        self.assertIn(b"usage: ", res.stderr)
+
+
+
+# ================================================================================================
+# 8. concurrency models and open-loop pacing: the same work done whatever runs it
+# ================================================================================================
+
+class ModelsTest(unittest.TestCase):
+    """--threads N (a pool of event loops) and --thread-per-session (blocking sockets) send what
+    a single event loop sends: the sink counts the same, the report adds up the same, and the
+    -c counter still counts 1, 2, ... N in order."""
+
+    MODELS = ([], ["--threads=2"], ["--threads=3"], ["--thread-per-session"])
+
+    def setUp(self):
+        self.workdir = support.make_tempdir("mailload-models-")
+        self.addCleanup(support.remove_tempdir, self.workdir)
+
+    def sink(self, options=()):
+        server, address, _ = support.start_smtp_sink(self.workdir, ["-c"] + list(options),
+                                                     sink=os.path.join(BINDIR, "smtp-sink"))
+        self.addCleanup(server.stop)
+        return server, address
+
+    def test_every_model_sends_the_same(self):
+        for flags, messages in ((["-d", "-s", "6", "-r", "3"], 3000), (["-s", "5", "-r", "2"], 400)):
+            replies = None
+            for model in self.MODELS:
+                with self.subTest(flags=flags, model=model):
+                    server, address = self.sink()
+                    res = support.run([OURS, "-c", "--report=json"] + model + flags + ["-m", str(messages), address])
+                    self.assertEqual(res.returncode, 0, res)
+                    counter, _, report = res.stdout.partition(b"\n")
+                    self.assertEqual(counter, b"".join(b"%d\r" % i for i in range(1, messages + 1)))
+                    report = json.loads(report)
+                    self.assertEqual(report["messages"], {"asked": messages, "sent": messages, "accepted": messages})
+                    self.assertEqual(report["recipients"]["accepted"], messages * int(flags[flags.index("-r") + 1]))
+                    self.assertEqual(report["latency_ms"]["message"]["count"], messages)
+                    if replies is None:
+                        replies = report["replies"]
+                    self.assertEqual(report["replies"], replies)
+                    support.wait_until(lambda: (support.sink_counters(server.stdout(), complete_only=True)
+                                                or [{"mesg": -1}])[-1]["mesg"] == messages, 20, "the sink's count")
+
+    def test_a_fatal_reply_ends_every_model(self):
+        for model in self.MODELS:
+            with self.subTest(model=model):
+                _, address = self.sink(["-f", "rcpt"])
+                res = support.run([OURS, "-d", "-s", "4", "-m", "1000"] + model + [address])
+                self.assertEqual(res.returncode, 1, res)
+                self.assertTrue(res.stderr.endswith(b"fatal: recipient rejected: 500 5.3.0 Error: command failed\n"),
+                                res)
+
+    def test_a_silent_server_times_out_in_every_model(self):
+        silent = support.FakeServer(lambda sock, index, server: sock.recv(1))   # says nothing until the client goes
+        self.addCleanup(silent.close)
+        for model in self.MODELS:
+            with self.subTest(model=model):
+                res = support.run([OURS, "--timeout=0.3", "-s", "2", "-m", "4"] + model + [silent.address])
+                self.assertEqual(res.returncode, 1, res)
+                self.assertTrue(res.stderr.endswith(b"fatal: timeout while reading server greeting\n"), res)
+
+
+class OpenLoopTest(unittest.TestCase):
+    """--rate R: message k is due at k / R whatever became of the others, and its latency counts
+    from then; --duration T ends the schedule (R x T messages)."""
+
+    def setUp(self):
+        self.workdir = support.make_tempdir("mailload-rate-")
+        self.addCleanup(support.remove_tempdir, self.workdir)
+
+    def sink(self, options=()):
+        server, address, _ = support.start_smtp_sink(self.workdir, ["-c"] + list(options),
+                                                     sink=os.path.join(BINDIR, "smtp-sink"))
+        self.addCleanup(server.stop)
+        return server, address
+
+    def test_rate_and_duration_give_rate_times_duration_messages(self):
+        for model in ([], ["--threads=2"], ["--thread-per-session"]):
+            with self.subTest(model=model):
+                server, address = self.sink()
+                res = support.run([OURS, "--report=json", "--rate=400", "--duration=0.5", "-s", "4"] + model + [address])
+                self.assertEqual(res.returncode, 0, res)
+                report = json.loads(res.stdout)
+                self.assertEqual(report["messages"]["asked"], None)
+                self.assertEqual(report["messages"]["accepted"], 200)   # due at 0, 2.5 ms, ... 497.5 ms
+                self.assertEqual(report["pacing"], {"model": "rate", "value": 400.0})
+                support.wait_until(lambda: (support.sink_counters(server.stdout(), complete_only=True)
+                                            or [{"mesg": -1}])[-1]["mesg"] == 200, 20, "the sink's count")
+
+    def test_a_slow_server_shows_in_the_latency_and_late_starts(self):
+        # one session, a message due every 10 ms, each taking at least 50 ms (the sink holds
+        # every "." reply): message k starts no earlier than 50 k ms, so it is at least 40 k ms
+        # late, and the last of 20 waited over 0.76 s from when it was due
+        _, address = self.sink(["-W", ".:0.05"])
+        res = support.run([OURS, "--report=json", "--rate=100", "-m", "20", "-s", "1", "-d", address])
+        self.assertEqual(res.returncode, 0, res)
+        report = json.loads(res.stdout)
+        self.assertEqual(report["messages"]["accepted"], 20)
+        self.assertGreaterEqual(report["messages"]["late_starts"], 19)
+        self.assertGreaterEqual(report["latency_ms"]["message"]["max"], 760 + 50)
+        self.assertGreaterEqual(report["latency_ms"]["dot"]["p50"], 50)
+
+    def test_duration_without_rate_runs_closed_loop_until_it_ends(self):
+        server, address = self.sink()
+        res = support.run([OURS, "--report=json", "--duration=0.3", "-s", "2", "-d", address])
+        self.assertEqual(res.returncode, 0, res)
+        report = json.loads(res.stdout)
+        self.assertIsNone(report["messages"]["asked"])
+        accepted = report["messages"]["accepted"]
+        self.assertGreater(accepted, 0)
+        self.assertEqual(report["messages"]["sent"], accepted)
+        support.wait_until(lambda: (support.sink_counters(server.stdout(), complete_only=True)
+                                    or [{"mesg": -1}])[-1]["mesg"] == accepted, 20, "the sink's count")
+
+    def test_rate_with_w_or_R_is_an_error(self):
+        for flag in ("-w", "-R"):
+            res = support.run([OURS, "--rate=10", flag, "1", "127.0.0.1:9"])
+            self.assertEqual(res.returncode, 1)
+            self.assertTrue(res.stderr.endswith(b"fatal: do not use --rate with -w or -R\n"), res)
 
 if __name__ == "__main__":
     unittest.main()

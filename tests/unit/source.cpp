@@ -1,6 +1,9 @@
 // Test that header file is self-contained.
 #include <mailload/source.hpp>
 
+#include <mailload/concurrency/thread_per_session.hpp>
+#include <mailload/concurrency/thread_pool.hpp>
+#include <mailload/pacing/constant_rate.hpp>
 #include <mailload/pacing/fixed_interval.hpp>
 #include <mailload/sink.hpp>
 #include <mailload/protocol/smtp.hpp>
@@ -13,6 +16,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <new>
 #include <thread>
 
@@ -189,6 +193,71 @@ BOOST_AUTO_TEST_CASE(a_new_connection_costs_a_bounded_number_of_allocations) {
     BOOST_TEST(large - small <= 16 * 2000u, (large - small) / 2000.0 << " allocations per connection");
     // the other side runs meanwhile: its allocations may fall between a connect and a disconnect
     BOOST_TEST(sink_allocations.load() <= 100u, sink_allocations.load() << " allocations inside sessions");
+}
+
+// The same run under each concurrency model: the same counts, merged from every thread.
+template <class Concurrency>
+void same_work_in(std::uint32_t threads) {
+    temp_dir dir;
+    fake_smtp_server server((dir.path / "s").string());
+    for (bool keep : {false, true}) {
+        auto o = options(keep ? 600 : 90, 6, keep);
+        o.client.rcpt_count = 2;
+        o.threads = threads;
+        struct locked : counting_observer {  // called from several threads
+            std::mutex m;
+            void on_event(const sansio::client_event& e) {
+                std::lock_guard lock(m);
+                counting_observer::on_event(e);
+            }
+        } obs;
+        source<smtp, unix_domain, Concurrency> load(o);
+        const auto r = load.run("unix:" + server.path(), obs);
+        BOOST_TEST_REQUIRE(!r.error, r.what);
+        BOOST_TEST(obs.sent == o.messages);
+        BOOST_TEST(r.totals.messages_accepted == o.messages);
+        BOOST_TEST(r.totals.recipients_accepted == 2 * o.messages);
+        BOOST_TEST(r.connections == (keep ? 6u : o.messages));
+        BOOST_TEST(r.latency.count() == o.messages);
+        BOOST_TEST(r.connect_latency.count() == r.connections);
+        BOOST_TEST(r.reply_latency[static_cast<std::size_t>(sansio::client_stage::rcpt)].count() == 2 * o.messages);
+        BOOST_TEST(r.replies.count(sansio::client_stage::rcpt, 250) == 2 * o.messages);
+        BOOST_TEST(r.replies.count(sansio::client_stage::greeting, 220) == r.connections);
+        BOOST_TEST(r.replies.count(sansio::client_stage::quit, 221) == r.connections);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_thread_pool_does_the_same_work) {
+    same_work_in<single_thread>(1);
+    same_work_in<thread_pool>(1);
+    same_work_in<thread_pool>(3);
+}
+
+BOOST_AUTO_TEST_CASE(a_thread_per_session_does_the_same_work) { same_work_in<thread_per_session>(1); }
+
+BOOST_AUTO_TEST_CASE(a_silent_server_times_out_with_blocking_sockets) {
+    temp_dir dir;
+    fake_smtp_server server((dir.path / "s").string(), false, false);
+    auto o = options(3, 2, false);
+    o.timeout = std::chrono::milliseconds(200);
+    source<smtp, unix_domain, thread_per_session> load(o);
+    const auto r = load.run("unix:" + server.path());
+    BOOST_TEST(r.error == error::timeout);
+    BOOST_TEST(r.what == "timeout while reading server greeting");
+    BOOST_TEST(r.io_errors.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_open_loop_schedule_runs_to_its_duration) {
+    // 50 a second for 0.2 s: messages due at 0, 20, ..., 180 ms, and none after
+    temp_dir dir;
+    fake_smtp_server server((dir.path / "s").string());
+    auto o = options(1000, 3, true);
+    o.duration = std::chrono::milliseconds(200);
+    source<smtp, unix_domain, single_thread, constant_rate> load(o, constant_rate::per_second(50));
+    const auto r = load.run("unix:" + server.path());
+    BOOST_TEST_REQUIRE(!r.error, r.what);
+    BOOST_TEST(r.totals.messages_accepted == 10u);
+    BOOST_TEST(constant_rate::per_second(50).start_of(3) == std::chrono::milliseconds(60));
 }
 
 BOOST_AUTO_TEST_CASE(a_silent_server_times_out) {

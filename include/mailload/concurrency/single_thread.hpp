@@ -16,7 +16,10 @@ namespace mailload {
 class single_thread {
 public:
     static constexpr std::string_view name = "single_thread";
+    static constexpr bool blocking = false;
 
+    explicit single_thread(std::size_t = 1) {}
+    std::size_t size() const noexcept { return 1; }
     boost::asio::any_io_executor executor_for(std::size_t) { return ctx_.get_executor(); }
     void run() { ctx_.run(); }
     void stop() { ctx_.stop(); }

@@ -26,7 +26,8 @@ namespace mailload::io {
  * under `dl`'s time limit (end of stream reads as error::lost_connection, an expired limit as
  * error::timeout); `wait` actions pause on `dl` (no time limit runs meanwhile). After each
  * successful write, once the algorithm has taken its result (and before the action it asks
- * for next is carried out), it calls `handler.on_written()` if the handler has one.
+ * for next is carried out), it calls `handler.on_written()`, and just before each write
+ * `handler.on_writing()`, if the handler has them.
  * `handler.on_event()` is called for each `event` action and
  * `co_await handler.next_message()` for each `next_message` action; the latter's error code
  * goes back to the algorithm. Returns success after `close`, or the `done` action's error.
@@ -51,6 +52,7 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
             std::array<boost::asio::const_buffer, sansio::next_action::max_pieces> bufs;
             const auto pieces = act.out();
             for (std::size_t i = 0; i < pieces.size(); ++i) bufs[i] = boost::asio::buffer(pieces[i].data(), pieces[i].size());
+            if constexpr (requires { handler.on_writing(); }) handler.on_writing();
             dl.begin();
             auto [e, k] = co_await boost::asio::async_write(
                 stream, std::span<const boost::asio::const_buffer>(bufs.data(), pieces.size()),

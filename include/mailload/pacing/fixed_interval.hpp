@@ -5,6 +5,7 @@
 #include <mailload/concepts.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <random>
 #include <string_view>
 
@@ -15,9 +16,11 @@ namespace mailload {
 struct fixed_interval {
     static constexpr std::string_view name = "fixed";
     static constexpr bool paced = true;
+    static constexpr bool open_loop = false;
     std::chrono::steady_clock::duration interval{};
 
     std::chrono::steady_clock::duration next_delay(std::mt19937_64&) const noexcept { return interval; }
+    std::chrono::steady_clock::duration start_of(std::uint64_t) const noexcept { return {}; }
 };
 
 static_assert(pacing<fixed_interval>);

@@ -5,6 +5,7 @@
 #include <mailload/concepts.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <random>
 #include <string_view>
 
@@ -14,7 +15,9 @@ namespace mailload {
 struct no_pacing {
     static constexpr std::string_view name = "none";
     static constexpr bool paced = false;
+    static constexpr bool open_loop = false;
     std::chrono::steady_clock::duration next_delay(std::mt19937_64&) const noexcept { return {}; }
+    std::chrono::steady_clock::duration start_of(std::uint64_t) const noexcept { return {}; }
 };
 
 static_assert(pacing<no_pacing>);

@@ -5,6 +5,7 @@
 #include <mailload/concepts.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <random>
 #include <string_view>
 
@@ -15,12 +16,14 @@ namespace mailload {
 struct random_interval {
     static constexpr std::string_view name = "random";
     static constexpr bool paced = true;
+    static constexpr bool open_loop = false;
     std::chrono::steady_clock::duration interval{};
 
     std::chrono::steady_clock::duration next_delay(std::mt19937_64& rng) const {
         std::uniform_int_distribution<std::chrono::steady_clock::rep> pick(0, interval.count());
         return std::chrono::steady_clock::duration(pick(rng));
     }
+    std::chrono::steady_clock::duration start_of(std::uint64_t) const noexcept { return {}; }
 };
 
 static_assert(pacing<random_interval>);

@@ -14,9 +14,12 @@ namespace mailload::report {
 /**
  * Counts values (nanoseconds, say) in HdrHistogram's bucket scheme: values below 2^sub_bits
  * exactly, larger ones in power-of-two ranges each split into 2^(sub_bits-1) equal parts, so a
- * recorded value is known to within 1/2^(sub_bits-1) of itself (sub_bits 8: 0.8 %). Fixed size,
- * no allocation per record; two histograms merge by adding their counts bucket for bucket, so
- * percentiles of a merge equal those of one histogram that saw every value.
+ * recorded value is known to within 1/2^(sub_bits-1) of itself (sub_bits 8: 0.8 %). The buckets
+ * are made as far as values reach, in steps of `grow_step` (an empty histogram costs nothing; one
+ * of microseconds-to-seconds latencies holds about 3,000 buckets after at most 6 steps), so a
+ * record allocates only when it reaches beyond every earlier one. Two histograms merge by adding
+ * their counts bucket for bucket, so percentiles of a merge equal those of one histogram that
+ * saw every value.
  */
 class histogram {
 public:
@@ -24,18 +27,19 @@ public:
     static constexpr std::uint64_t sub_count = std::uint64_t(1) << sub_bits;  // 256
     static constexpr std::uint64_t half = sub_count / 2;                       // 128
 
-    histogram() : counts_(bucket_count, 0) {}
-
-    void record(std::uint64_t v) noexcept {
-        ++counts_[index_of(v)];
+    void record(std::uint64_t v) {
+        const std::size_t i = index_of(v);
+        if (i >= counts_.size()) grow(i + 1);
+        ++counts_[i];
         ++total_;
         max_ = std::max(max_, v);
         min_ = std::min(min_, v);
         sum_ += v;
     }
 
-    void merge(const histogram& o) noexcept {
-        for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += o.counts_[i];
+    void merge(const histogram& o) {
+        if (o.counts_.size() > counts_.size()) grow(o.counts_.size());
+        for (std::size_t i = 0; i < o.counts_.size(); ++i) counts_[i] += o.counts_[i];
         total_ += o.total_;
         max_ = std::max(max_, o.max_);
         min_ = std::min(min_, o.min_);
@@ -61,6 +65,7 @@ public:
         return max_;
     }
 
+    /// The counts of the buckets made so far (those beyond are 0).
     const std::vector<std::uint64_t>& counts() const noexcept { return counts_; }
 
     /// The bucket a value falls in, and the highest value that bucket holds.
@@ -77,8 +82,13 @@ public:
     }
 
     static constexpr std::size_t bucket_count = sub_count + (64 - sub_bits) * half;
+    static constexpr std::size_t grow_step = 512;
 
 private:
+    void grow(std::size_t at_least) {
+        counts_.resize(std::min(bucket_count, (at_least + grow_step - 1) / grow_step * grow_step), 0);
+    }
+
     std::vector<std::uint64_t> counts_;
     std::uint64_t total_ = 0, max_ = 0, min_ = ~std::uint64_t(0), sum_ = 0;
 };

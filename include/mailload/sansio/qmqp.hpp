@@ -116,7 +116,8 @@ public:
                 return remember(next_action::read(std::span<char>(inbuf_)));
             }
             state_ = state::replied;
-            event_ = {client_event::reply, client_stage::dot, 0, reply_.data()};
+            event_ = {client_event::reply, client_stage::dot,
+                      reply_.data().empty() ? 0 : static_cast<unsigned char>(reply_.data()[0]), reply_.data()};  // 'K' …
             return remember(next_action::event());
         }
         case state::replied:

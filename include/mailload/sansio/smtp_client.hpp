@@ -38,6 +38,7 @@ struct client_config {
     bool keep_alive = false;      ///< -d: next message on the same connection
     bool ignore_rejects = false;  ///< -A: warn about unexpected replies and carry on
     bool trace = false;           ///< report every command and reply as an event (-v)
+    bool replies = false;         ///< report every reply as an event (the source times them)
     bool pipelining = false;      ///< greet with EHLO and, if PIPELINING is announced, batch commands
     bool pipeline_next = true;    ///< with keep_alive: send the next MAIL/RCPT/DATA with the "."
                                   ///< (needs the next message claimed early: off when pacing)
@@ -52,7 +53,7 @@ struct client_config {
 struct client_event {
     enum kind_t : std::uint8_t {
         sent,          ///< a command was sent (trace only); `text` is it without CRLF
-        reply,         ///< a reply arrived (trace only); `text` is its lines joined with '\n'
+        reply,         ///< a reply arrived (trace or replies); `text` is its lines joined with '\n'
         message_sent,  ///< the message and its "." were written
         accepted,      ///< the server accepted the message (LMTP: for at least one recipient)
         rejected,      ///< an unexpected reply that -A let pass; see `stage`, `code`, `text`
@@ -70,6 +71,15 @@ struct client_stats {
     std::uint64_t recipients_sent = 0;
     std::uint64_t recipients_accepted = 0;
     std::array<std::uint64_t, client_stage_count> rejected{};  ///< unexpected replies, by stage
+
+    client_stats& operator+=(const client_stats& o) noexcept {
+        messages_sent += o.messages_sent;
+        messages_accepted += o.messages_accepted;
+        recipients_sent += o.recipients_sent;
+        recipients_accepted += o.recipients_accepted;
+        for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += o.rejected[i];
+        return *this;
+    }
 };
 
 /// The words Postfix uses for a rejection at each stage ("recipient rejected: …").
@@ -220,7 +230,8 @@ private:
                 in_begin_ = in_end_ = 0;  // the parser keeps what it needs
                 return next_action::read(std::span<char>(inbuf_));
             }
-            if (cfg_.trace) push_event({client_event::reply, stage_of(state_), reply_.code(), reply_.lines()});
+            if (cfg_.trace || cfg_.replies)
+                push_event({client_event::reply, stage_of(state_), reply_.code(), reply_.lines()});
             on_reply();
             if (!queue_.empty()) return pop();
             // nothing to do yet: another reply is due (LMTP, after ".")

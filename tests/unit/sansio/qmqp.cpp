@@ -90,7 +90,11 @@ namespace {
 using client_script = algo_test<qmqp_client>;
 using server_script = algo_test<qmqp_server>;
 
-recorded_event ev(const char* kind, std::string text = {}) { return {kind, "dot", 0, std::move(text)}; }
+// a reply's code is its status byte ('K', 'Z', 'D' ...)
+recorded_event ev(const char* kind, std::string text = {}) {
+    const int code = std::string_view(kind) == "reply" && !text.empty() ? static_cast<unsigned char>(text[0]) : 0;
+    return {kind, "dot", code, std::move(text)};
+}
 recorded_event message_event() { return {"message", "-", 0, {}}; }
 
 // ---------------------------------------------------------------------------------------------
