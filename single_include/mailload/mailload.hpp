@@ -1593,10 +1593,13 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mailload::sansio {
 
@@ -1739,10 +1742,12 @@ public:
 
     smtp_server(const smtp_server&) = delete;
     smtp_server& operator=(const smtp_server&) = delete;
+    ~smtp_server() { bulk_cache::give(std::move(bulk_)); }
 
     /// Begins a new connection: the `connect` pseudo-command (the greeting) comes first.
     void start() noexcept {
         in_begin_ = in_end_ = scan_from_ = 0;
+        buf_ = inbuf_;
         out_.clear();
         queue_.clear();
         last_ = action_type::done;
@@ -1829,21 +1834,32 @@ private:
 
     next_action flush() { return next_action::write({out_}); }
 
+    // Reads into the small buffer, or in DATA with nothing left over into the bulk buffer (made
+    // at the session's first DATA, kept for its later ones): a message arrives in a few large
+    // reads while an idle session holds only the small one. What follows a message's end in the
+    // bulk buffer is taken from there before reads go back to the small one.
     next_action read_more() {
-        if (in_begin_ == in_end_) in_begin_ = in_end_ = scan_from_ = 0;
-        else if (inbuf_.size() - in_end_ < max_line) {  // keep the partial line, make room behind it
-            std::memmove(inbuf_.data(), inbuf_.data() + in_begin_, in_end_ - in_begin_);
+        if (in_begin_ == in_end_) {
+            in_begin_ = in_end_ = scan_from_ = 0;
+            if (data_mode_) {
+                if (!bulk_) bulk_ = bulk_cache::take();
+                buf_ = {bulk_.get(), bulk_size};
+            } else {
+                buf_ = inbuf_;
+            }
+        } else if (buf_.size() - in_end_ < max_line) {  // keep the partial line, make room behind it
+            std::memmove(buf_.data(), buf_.data() + in_begin_, in_end_ - in_begin_);
             scan_from_ -= in_begin_;
             in_end_ -= in_begin_;
             in_begin_ = 0;
         }
-        return next_action::read(std::span<char>(inbuf_.data() + in_end_, inbuf_.size() - in_end_));
+        return next_action::read(buf_.subspan(in_end_));
     }
 
     // Consumes message data; true if it made progress.
     bool take_data() {
         if (in_begin_ == in_end_) return false;
-        const std::string_view avail(inbuf_.data() + in_begin_, in_end_ - in_begin_);
+        const std::string_view avail(buf_.data() + in_begin_, in_end_ - in_begin_);
         const std::size_t used = scanner_.scan(avail);
         stats_.data_bytes += used;
         if (cfg_.content) push_event({server_event::content, smtp_command::data, avail.substr(0, used), {}});
@@ -1866,7 +1882,7 @@ private:
 
     // Consumes one command line; true if it did.
     bool take_line() {
-        const char* base = inbuf_.data();
+        const char* base = buf_.data();
         for (;;) {
             const void* lf = std::memchr(base + scan_from_, '\n', in_end_ - scan_from_);
             if (!lf) {
@@ -1893,7 +1909,7 @@ private:
         return true;
     }
 
-    // `line` lies in inbuf_, which this may change: the arguments' non-printable bytes become '?'.
+    // `line` lies in buf_, which this may change: the arguments' non-printable bytes become '?'.
     void handle_line(std::string_view line) {
         if (cfg_.trace) push_event({server_event::command, smtp_command::connect, line, {}});
         std::size_t b = 0;
@@ -1903,7 +1919,7 @@ private:
         const std::string_view name = line.substr(b, e - b);
         const std::string_view args = e < line.size() ? line.substr(e + 1) : std::string_view{};
         if (!args.empty()) {
-            char* const first = inbuf_.data() + (args.data() - inbuf_.data());
+            char* const first = buf_.data() + (args.data() - buf_.data());
             for (char* c = first; c != first + args.size(); ++c)
                 if (static_cast<unsigned char>(*c) < 0x20 || static_cast<unsigned char>(*c) >= 0x7f) *c = '?';
         }
@@ -2062,7 +2078,35 @@ private:
     std::minstd_rand rng_;  // -W odds only: small, as every connection has one
     std::string greeting_, ehlo_, helo_reply_, soft_, hard_;
 
+    static constexpr std::size_t bulk_size = 65536;
+
+    // Bulk buffers of ended sessions, kept for the next ones on this thread (at most `keep`), so
+    // that a connection per message allocates none once the first few have come and gone.
+    struct bulk_cache {
+        static constexpr std::size_t keep = 256;
+        static std::vector<std::unique_ptr<char[]>>& kept() {
+            thread_local std::vector<std::unique_ptr<char[]>> v = [] {
+                std::vector<std::unique_ptr<char[]>> r;
+                r.reserve(keep);  // give() never allocates
+                return r;
+            }();
+            return v;
+        }
+        static std::unique_ptr<char[]> take() {
+            auto& v = kept();
+            if (v.empty()) return std::make_unique_for_overwrite<char[]>(bulk_size);
+            auto b = std::move(v.back());
+            v.pop_back();
+            return b;
+        }
+        static void give(std::unique_ptr<char[]> b) noexcept {
+            if (auto& v = kept(); b && v.size() < keep) v.push_back(std::move(b));
+        }
+    };
+
     std::array<char, 8192> inbuf_{};
+    std::unique_ptr<char[]> bulk_;
+    std::span<char> buf_{inbuf_};  // the buffer reads go to: inbuf_, or bulk_ in DATA
     std::size_t in_begin_ = 0, in_end_ = 0, scan_from_ = 0;
     std::string out_;
     data_end_scanner scanner_;

@@ -1405,6 +1405,29 @@ BOOST_FIXTURE_TEST_CASE(delayed_reply_keeps_later_pipelined_replies_after_it, fi
     }
 }
 
+BOOST_FIXTURE_TEST_CASE(commands_after_a_message_in_one_large_read, fixture)
+{
+    // DATA is read into the bulk buffer; what follows the message's end there (here 3,000
+    // pipelined NOOPs, more than the command buffer holds) is served from it before reads go
+    // back to the command buffer.
+    const std::string body = times(5000, "0123456789abcdef\r\n");
+    const std::string tail = times(3000, "NOOP\r\n") + "QUIT\r\n";
+    for (std::size_t piece : {std::size_t(1) << 20, std::size_t(70000), std::size_t(4096)})
+    {
+        smtp_server srv(cfg);
+        srv.start();
+        const std::string input = "HELO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n" + body + ".\r\n" + tail;
+        std::vector<std::string> chunks;
+        for (std::size_t at = 0; at < input.size(); at += piece)
+            chunks.push_back(input.substr(at, piece));
+        const transcript t = feed(srv, chunks);
+        BOOST_TEST(t.output == greeting + helo_ok + mail_ok + rcpt_ok + go_ahead + ok + times(3000, ok) + bye,
+                   "pieces of " << piece);
+        BOOST_TEST(srv.stats().messages == 1u);
+        BOOST_TEST(srv.stats().data_bytes == body.size() + 3);
+    }
+}
+
 BOOST_FIXTURE_TEST_CASE(answered_counts_written_dot_replies, fixture)
 {
     // -M stops a sink once its last message's reply is out: the count moves with the write that
