@@ -157,8 +157,8 @@ inline void drop_privileges(const char* user, const char* root) {
         if (::setgid(pw->pw_gid) != 0) fatal(std::string("setgid: ") + std::strerror(errno));
         if (::initgroups(user, pw->pw_gid) != 0) fatal(std::string("initgroups: ") + std::strerror(errno));
     }
-    if (root && (::chroot(root) != 0 || ::chdir("/") != 0))
-        fatal(std::string("chroot ") + root + ": " + std::strerror(errno));
+    if (root && ::chroot(root) != 0) fatal(std::string("chroot(") + root + "): " + std::strerror(errno));
+    if (root && ::chdir("/") != 0) fatal(std::string("chdir(/): ") + std::strerror(errno));
     if (pw && ::setuid(pw->pw_uid) != 0) fatal(std::string("setuid: ") + std::strerror(errno));
 }
 

@@ -69,11 +69,12 @@ struct cli_observer {
         }
     }
 
-    void on_disconnect(const session_info&, boost::system::error_code ec, bool while_writing) {
+    template <class Session>
+    void on_disconnect(const session_info&, boost::system::error_code ec, const Session& session) {
         if (!ec) return;
         if (ec == error::netstring_format) cli::warning("netstring format error");
         else if (ec == error::netstring_size) cli::warning("netstring size error");
-        else if (ec == error::timeout) cli::warning(while_writing ? "write timeout" : "read timeout");
+        else if (ec == error::timeout) cli::warning(session.failed_while_writing() ? "write timeout" : "read timeout");
         else cli::warning("lost connection");
     }
 };

@@ -316,10 +316,13 @@ struct cli_observer {
         }
     }
 
-    void on_disconnect(const session_info&, boost::system::error_code ec, bool while_writing) {
-        if (ec == error::timeout) cli::warning(while_writing ? "write timeout" : "read timeout");
-        else if (ec && while_writing) cli::warning("lost connection");
-        else if (verbose) cli::info("disconnect");
+    // Postfix's smtp_stream says, with -v, why a write failed before the warning.
+    void on_disconnect(const session_info&, boost::system::error_code ec, const sansio::smtp_server& session) {
+        const bool writing = session.failed_while_writing();
+        if (verbose && ec && writing) cli::info(ec == error::timeout ? "smtp_vprintf: timeout" : "smtp_vprintf: EOF");
+        if (ec == error::timeout) cli::warning(writing ? "write timeout" : "read timeout");
+        else if (ec && writing) cli::warning("lost connection");
+        else if (verbose && !session.hung_up()) cli::info("disconnect");
         print_counters();
     }
 };

@@ -30,6 +30,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mailload {
@@ -81,7 +82,8 @@ struct session_info {
 
 /// Observers may define any of: `on_connect(const session_info&, socket&)`,
 /// `on_event(const session_info&, const sansio::server_event&)`,
-/// `on_disconnect(const session_info&, error_code, bool while_writing)`.
+/// `on_disconnect(const session_info&, error_code, const Algorithm& session)` (the session's
+/// protocol algorithm, for its stats() and how it ended: failed_while_writing(), ...).
 struct null_sink_observer {};
 
 /**
@@ -275,8 +277,8 @@ private:
         s.socket.close(ignored);
         ++counters_.sessions;
         counters_.data_bytes += s.algo.stats().data_bytes;
-        if constexpr (requires { obs.on_disconnect(s.info, ec, s.algo.failed_while_writing()); })
-            obs.on_disconnect(s.info, ec, s.algo.failed_while_writing());
+        if constexpr (requires { obs.on_disconnect(s.info, ec, std::as_const(s.algo)); })
+            obs.on_disconnect(s.info, ec, std::as_const(s.algo));
         sessions_.erase(me);
         slot_.cancel();
         if (s.stop_once_answered || (opts_.stop_after_sessions && counters_.sessions >= opts_.stop_after_sessions))

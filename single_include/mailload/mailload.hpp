@@ -1751,7 +1751,7 @@ public:
         out_.clear();
         queue_.clear();
         last_ = action_type::done;
-        data_mode_ = in_transaction_ = closing_ = after_data_ = write_failed_ = false;
+        data_mode_ = in_transaction_ = closing_ = after_data_ = write_failed_ = hung_up_ = false;
         pending_ = pending_t::none;
         rcpts_ = 0;
         dots_in_out_ = 0;
@@ -1796,6 +1796,9 @@ public:
     const server_config& config() const noexcept { return cfg_; }
     /// Whether the connection ended because a write failed or timed out (not a read).
     bool failed_while_writing() const noexcept { return write_failed_; }
+    /// Whether the server ended the connection unprompted (-A, or -q/-Q for `connect`), not in
+    /// answer to a command line (Postfix's -v prints no `disconnect` for these).
+    bool hung_up() const noexcept { return hung_up_; }
 
 private:
     enum class pending_t : std::uint8_t { none, reply, abort, pause };
@@ -1946,12 +1949,14 @@ private:
         if (cfg_.log.has(cmd)) push_event({server_event::syslog, cmd, typed, args});
         if (cfg_.drop.has(cmd)) {
             closing_ = true;
+            hung_up_ = cmd == smtp_command::connect;
             return;
         }
         if (cfg_.close.has(cmd)) {
             if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
             out_ += "421 4.0.0 Server closing connection\r\n";
             closing_ = true;
+            hung_up_ = cmd == smtp_command::connect;
             return;
         }
         if (cfg_.hard.has(cmd)) return repeat_for_dot(cmd, hard_);
@@ -1992,7 +1997,7 @@ private:
             after_data_ = false;
         } else if (what == pending_t::abort) {
             out_ += "550 This violates SMTP\r\n";
-            closing_ = true;
+            closing_ = hung_up_ = true;
         }
     }
 
@@ -2115,7 +2120,8 @@ private:
     server_event event_;
     action_type last_ = action_type::done;
 
-    bool data_mode_ = false, in_transaction_ = false, closing_ = false, after_data_ = false, write_failed_ = false;
+    bool data_mode_ = false, in_transaction_ = false, closing_ = false, after_data_ = false, write_failed_ = false,
+         hung_up_ = false;
     pending_t pending_ = pending_t::none;
     smtp_command delayed_cmd_ = smtp_command::connect;
     bool delayed_after_data_ = false;
@@ -3345,6 +3351,7 @@ static_assert(protocol<lmtp>);
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mailload {
@@ -3396,7 +3403,8 @@ struct session_info {
 
 /// Observers may define any of: `on_connect(const session_info&, socket&)`,
 /// `on_event(const session_info&, const sansio::server_event&)`,
-/// `on_disconnect(const session_info&, error_code, bool while_writing)`.
+/// `on_disconnect(const session_info&, error_code, const Algorithm& session)` (the session's
+/// protocol algorithm, for its stats() and how it ended: failed_while_writing(), ...).
 struct null_sink_observer {};
 
 /**
@@ -3590,8 +3598,8 @@ private:
         s.socket.close(ignored);
         ++counters_.sessions;
         counters_.data_bytes += s.algo.stats().data_bytes;
-        if constexpr (requires { obs.on_disconnect(s.info, ec, s.algo.failed_while_writing()); })
-            obs.on_disconnect(s.info, ec, s.algo.failed_while_writing());
+        if constexpr (requires { obs.on_disconnect(s.info, ec, std::as_const(s.algo)); })
+            obs.on_disconnect(s.info, ec, std::as_const(s.algo));
         sessions_.erase(me);
         slot_.cancel();
         if (s.stop_once_answered || (opts_.stop_after_sessions && counters_.sessions >= opts_.stop_after_sessions))
@@ -4271,7 +4279,14 @@ struct inet {
         return r;
     }
 
-    static void prepare(protocol_type::socket& s, int window) { detail::prepare_client_socket(s, window); }
+    /// Client options, and TCP_NODELAY: every write is a whole command, burst or message part,
+    /// so Nagle would only hold a message's last small segment back until the sink's delayed
+    /// ACK (W3, 1 MB messages: twice the throughput with it off).
+    static void prepare(protocol_type::socket& s, int window) {
+        detail::prepare_client_socket(s, window);
+        boost::system::error_code ignored;
+        s.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+    }
 
     /// A listen address: a host resolves as for clients; no host means the wildcard, which for
     /// inet<any> is [::] accepting IPv4 too (Postfix's binds 0.0.0.0 only) — or 0.0.0.0 on a

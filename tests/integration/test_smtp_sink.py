@@ -1539,5 +1539,744 @@ class LoadTest(unittest.TestCase):
                          {"sess": self.IDLE + 1, "quit": 1, "mesg": 1})
 
 
+# ================================================================================================
+# 8. socket buffers (-T), chroot (-R), -W with odds, stalled and vanished clients, -v lines when
+#    the sink closes a session itself, syslog (-s)
+# ================================================================================================
+
+import pwd  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+
+NOBODY = pwd.getpwnam("nobody")
+# run a program as nobody without -u (setpriv execs it: the PID stays the program's)
+AS_NOBODY = ["setpriv", "--reuid=%d" % NOBODY.pw_uid, "--regid=%d" % NOBODY.pw_gid, "--clear-groups"]
+
+
+def start_prefixed(program, options, prefix=(), user=True):
+    """start_sink() on 127.0.0.1 with the command line run through `prefix`, a program that execs
+    the rest (setpriv, unshare + sh -c 'exec ...'): the ServerProcess's PID is the sink's own."""
+    opts = (user_args() if user else []) + list(options)
+    name = "pf-sink" if program == PF else "our-sink"
+    server, port = support.start_listening_process(
+        lambda p: list(prefix) + [program] + opts + ["127.0.0.1:%d" % p, "5"], TMP.path, name=name)
+    return server, ("127.0.0.1", port)
+
+
+def _ss_entries(args):
+    """`ss -H ...` output as [fields of the first line, the whole text] per socket (a socket's
+    details may continue on indented lines)."""
+    out = subprocess.run(["ss", "-H"] + args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         timeout=support.LISTEN_TIMEOUT).stdout.decode(errors="replace")
+    entries = []
+    for line in out.splitlines():
+        if line[:1].isspace() and entries:
+            entries[-1][1] += line
+        elif line.split():
+            entries.append([line.split(), line])
+    return entries
+
+
+def _skmem(text):
+    m = re.search(r"skmem:\(([^)]*)\)", text)
+    return {k: int(v) for k, v in re.findall(r"([a-z_]+)(\d+)", m.group(1))} if m else {}
+
+
+def ss_tcp(local_port, peer_port):
+    """(state, Recv-Q, Send-Q, skmem dict) of the loopback TCP socket local_port -> peer_port,
+    an ESTAB one first; None when there is none."""
+    entries = _ss_entries(["-tnm", "( sport = :%d and dport = :%d )" % (local_port, peer_port)])
+    if not entries:
+        return None
+    fields, text = sorted(entries, key=lambda e: e[0][0] != "ESTAB")[0]
+    return fields[0], int(fields[1]), int(fields[2]), _skmem(text)
+
+
+def ss_unix_accepted(path):
+    """skmem of the (single) established unix stream socket whose local name is `path`: the
+    sink's end of a connection to the listener at `path`."""
+    found = [_skmem(text) for fields, text in _ss_entries(["-xnm"])
+             if len(fields) > 4 and fields[0] == "u_str" and fields[1] == "ESTAB" and fields[4] == path]
+    if len(found) != 1:
+        raise AssertionError("expected one accepted socket on %s, ss shows %d" % (path, len(found)))
+    return found[0]
+
+
+def process_state(pid):
+    """The one-letter state in /proc/PID/stat (R, S, D, ...); None if the process is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def settle(server, sessions_before):
+    """Wait until everything the sink prints for its first `sessions_before` sessions is out:
+    one more (QUIT) session, and its -c record.  The sink is single-threaded and finishes a
+    session's output before the next session's close is counted."""
+    converse(server_target(server), dialog(b"QUIT"))
+    wait_counters(server, lambda r: r["sess"] >= sessions_before + 1, 10, "the settling session")
+
+
+def server_target(server):
+    """The 127.0.0.1 target of a sink started by start_sink()/start_prefixed() on inet."""
+    host, port = server.args[-2].rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def rst_close(sock):
+    """Close with a TCP RST (SO_LINGER 0): the client vanishes without a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+class WindowSizeTest(unittest.TestCase):
+    """-T windowsize: SO_RCVBUF and SO_SNDBUF on the listening socket, which every accepted socket
+    inherits.  Read from outside with `ss -m` on the sink's end of an established connection
+    (skmem rb/tb; Linux doubles the value asked for and clamps it to its limits)."""
+
+    def accepted_buffers(self, program, options, family):
+        server, target = start_sink(program, options, family)
+        self.addCleanup(server.stop)
+        sock = support.connect_to(target)
+        self.addCleanup(sock.close)
+        self.assertEqual(support.LineReader(sock).readline(), GREETING)   # accepted and served
+        if family == "unix":
+            mem = ss_unix_accepted(target)
+        else:
+            entry = ss_tcp(target[1], sock.getsockname()[1])
+            self.assertIsNotNone(entry, "no sink-side socket in ss")
+            self.assertEqual(entry[0], "ESTAB")
+            mem = entry[3]
+        return mem["rb"], mem["tb"]
+
+    def test_T_sets_the_accepted_sockets_buffers(self):
+        for family in ("inet", "inet6"):
+            with self.subTest(family=family):
+                default = {p: self.accepted_buffers(p, [], family) for p in (PF, OURS)}
+                self.assertEqual(default[OURS], default[PF], "without -T")
+                for size in ("20000", "1000", "10000000"):
+                    with self.subTest(T=size):
+                        pf = self.accepted_buffers(PF, ["-T", size], family)
+                        ours = self.accepted_buffers(OURS, ["-T", size], family)
+                        self.assertEqual(ours, pf)
+                        self.assertNotEqual(ours[0], default[OURS][0], "-T changed nothing (rb)")
+                        self.assertNotEqual(ours[1], default[OURS][1], "-T changed nothing (tb)")
+                        if size == "20000":
+                            self.assertEqual(pf, (40000, 40000), "Postfix's reference (the kernel doubles)")
+
+    def test_T_leaves_unix_sockets_alone(self):
+        """Postfix's sets the window only on inet listeners; so does ours."""
+        got = {(p, o): self.accepted_buffers(p, o, "unix") for p in (PF, OURS) for o in ((), ("-T", "20000"))}
+        self.assertEqual(len(set(got.values())), 1, got)
+
+    def test_T_diagnostics(self):
+        for value in ("0", "x", "-5"):
+            with self.subTest(T=value):
+                outs = []
+                for program in (PF, OURS):
+                    res = support.run([program] + user_args() + ["-T", value, "127.0.0.1:%d" % support.free_port(),
+                                                                 "5"], timeout=20)
+                    outs.append((res.returncode, norm_diag(res.stderr, program)))
+                self.assertEqual(outs[0], (1, b"<ARGV0>: fatal: bad TCP window size: %s\n" % value.encode()))
+                self.assertEqual(outs[1], outs[0])
+
+
+class ChrootDumpTest(unittest.TestCase):
+    """-R dir with -d: the dump lands inside the chroot directory.  The template is the absolute
+    path ROOT/in/m., so a chrooted sink writes ROOT/ROOT/in/m.<hex> and one that ignores -R
+    writes ROOT/in/m.<hex>.  Postfix's chroots only with -u; ours with or without -u."""
+
+    MESSAGE = [(None, 1), (b"HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", 4),
+               (b"Subject: chroot\r\n\r\nbody\r\n.\r\nQUIT\r\n", 2)]
+    WIRE = (GREETING + b"250 smtp-sink\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
+            b"250 2.0.0 Ok\r\n221 Bye\r\n<CLOSED>")
+    DUMP = (b"X-Client-Addr: 127.0.0.1\nX-Client-Proto: SMTP\nX-Helo-Args: x\nX-Mail-Args: <a@b>\nX-Rcpt-Args: <c@d>\n"
+            b"Received: from x ([127.0.0.1])\n\tby smtp-sink (smtp-sink) with SMTP id <ID>;\n\t<DATE>\n"
+            b"Subject: chroot\n\nbody\n\n")
+
+    def chroot_dir(self):
+        d = TMP.join("chroot-%d" % _next())
+        os.mkdir(d)
+        os.chmod(d, 0o777)   # the sink may write as nobody
+        self.addCleanup(support.remove_tempdir, d)
+        return d
+
+    def run_R(self, program, options, prefix=()):
+        """One message through a sink with -R ROOT -d ROOT/in/m.; returns (ROOT, {relative path
+        under ROOT: (mode, uid, normalised content)})."""
+        root = self.chroot_dir()
+        server, target = start_prefixed(program, list(options) + ["-R", root, "-d", root + "/in/m."], prefix,
+                                        user=False)
+        self.addCleanup(server.stop)
+        self.assertEqual(converse(target, self.MESSAGE).wire(), self.WIRE)
+        server.stop()
+        files = {}
+        for rel, (kind, mode, content) in tree(root).items():
+            if kind == "file":
+                files[rel] = (mode, os.stat(os.path.join(root, rel)).st_uid, norm_dump(content)[0])
+        return root, files
+
+    def assert_one_dump(self, root, files, chrooted, uid, who):
+        self.assertEqual(len(files), 1, "%s: %r" % (who, files))
+        (rel, (mode, owner, content)), = files.items()
+        where = (root.lstrip("/") + "/in/") if chrooted else "in/"
+        self.assertRegex(rel, "^" + re.escape(where) + "m\\.[0-9a-f]{8}$", who)
+        self.assertEqual(mode, 0o644, who)
+        self.assertEqual(owner, uid, who)
+        self.assertEqual(show(content), show(self.DUMP), who)
+
+    def test_R_with_u_both_chroot(self):
+        for program, who in ((PF, "postfix"), (OURS, "ours")):
+            root, files = self.run_R(program, ["-u", "nobody"])
+            self.assert_one_dump(root, files, True, NOBODY.pw_uid, who)
+
+    def test_R_without_u(self):
+        """Ours as root without -u chroots (and writes as root); Postfix's without -u (run as
+        nobody: as root it demands -u) ignores -R; ours run as nobody without -u tries the chroot
+        and cannot."""
+        root, files = self.run_R(OURS, [])
+        self.assert_one_dump(root, files, True, 0, "ours as root")
+        root, files = self.run_R(PF, [], prefix=AS_NOBODY)
+        self.assert_one_dump(root, files, False, NOBODY.pw_uid, "postfix as nobody")
+        root = self.chroot_dir()
+        res = support.run(AS_NOBODY + [OURS, "-R", root, "-d", root + "/in/m.", "127.0.0.1:%d" % support.free_port(),
+                                       "5"], timeout=20)
+        self.assertEqual(res.returncode, 1, res)
+        self.assertIn(b"fatal: chroot", res.stderr)
+        self.assertTrue(res.stderr.endswith(b": Operation not permitted\n"), res)
+        self.assertEqual(tree(root), {})
+
+    def test_R_bad_directory_diagnostic(self):
+        """A chroot that fails: Postfix's says `fatal: chroot(DIR): <error>`."""
+        missing = TMP.join("no-such-root-%d" % _next())
+        a_file = POSTFIX_SMTP_SINK
+        for root, error in ((missing, "No such file or directory"), (a_file, "Not a directory")):
+            with self.subTest(R=root):
+                outs = []
+                for program in (PF, OURS):
+                    res = support.run([program, "-u", "nobody", "-R", root, "127.0.0.1:%d" % support.free_port(), "5"],
+                                      timeout=20)
+                    outs.append((res.returncode, norm_diag(res.stderr, program)))
+                self.assertEqual(outs[0], (1, b"<ARGV0>: fatal: chroot(%s): %s\n" % (root.encode(), error.encode())),
+                                 "Postfix's reference")
+                self.assertEqual(outs[1], outs[0])
+
+
+class DelayOddsTest(unittest.TestCase):
+    """-W cmd:delay:odds end to end."""
+
+    def test_fraction_with_odds_pipelined_burst(self):
+        """-W noop:0.01:50 (ours takes fractions): a burst of 200 NOOPs between other commands gets
+        every reply, in order, and the delays did happen (the replies came in several writes;
+        that no NOOP at all was delayed has odds 2**-200)."""
+        n = 200
+        burst = b"".join(b"NOOP\r\n" + (b"RSET\r\n" if i % 2 else b"HELO x\r\n") for i in range(n)) + b"QUIT\r\n"
+        want = (GREETING + b"".join(b"250 2.0.0 Ok\r\n" + (b"250 2.1.0 Ok\r\n" if i % 2 else b"250 smtp-sink\r\n")
+                                    for i in range(n)) + b"221 Bye\r\n<CLOSED>")
+        server, target = start_sink(OURS, ["-c", "-W", "noop:0.01:50"])
+        self.addCleanup(server.stop)
+        tr = converse(target, [(None, 1), (burst, 2 * n + 1)], step_timeout=60)
+        self.assertEqual(show(tr.wire()), show(want))
+        self.assertGreater(len(tr.chunks), 2, "no NOOP reply was delayed")
+        self.assertEqual(wait_counters(server, lambda r: r["sess"] >= 1, 5)[-1], {"sess": 1, "quit": 1, "mesg": 0})
+        self.assertEqual(server.stderr(), b"")
+        self.assertTrue(server.alive())
+
+    def test_postfix_takes_whole_seconds_only(self):
+        for arg in ("noop:0.01:50", "noop:0.5"):
+            with self.subTest(W=arg):
+                res = support.run([PF] + user_args() + ["-W", arg, "127.0.0.1:%d" % support.free_port(), "5"],
+                                  timeout=20)
+                self.assertEqual((res.returncode, norm_diag(res.stderr, PF)),
+                                 (1, b"<ARGV0>: fatal: non-positive 'noop' delay\n"))
+                ours, _ = start_sink(OURS, ["-W", arg])     # ours listens
+                ours.stop()
+
+    def test_whole_seconds_with_odds_same_bytes(self):
+        """-W noop:1:50, one NOOP at a time (each waits for its reply): the same bytes."""
+        script = dialog(b"NOOP", b"HELO x", b"NOOP", b"NOOP", b"QUIT")
+
+        def run(program):
+            server, target = start_sink(program, ["-W", "noop:1:50"])
+            self.addCleanup(server.stop)
+            return converse(target, script, step_timeout=40).wire()
+
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            pf, ours = ex.map(run, (PF, OURS))
+        self.assertEqual(pf, GREETING + b"250 2.0.0 Ok\r\n250 smtp-sink\r\n250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n"
+                         b"221 Bye\r\n<CLOSED>")
+        self.assertEqual(ours, pf)
+
+    def test_several_delayed_commands_in_one_burst(self):
+        """Three delayed NOOPs in one burst: ours answers each, in order.  Postfix's answers only
+        one of them (each delay re-arms the session's single timer) and the RSET."""
+        burst = b"NOOP\r\nNOOP\r\nRSET\r\nNOOP\r\n"
+        server, target = start_sink(OURS, ["-W", "noop:0.2"])
+        self.addCleanup(server.stop)
+        ours = converse(target, [(None, 1), (burst, 4), (b"QUIT\r\n", 1)])
+        self.assertEqual(ours.wire(), GREETING + b"250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n250 2.1.0 Ok\r\n250 2.0.0 Ok\r\n"
+                         b"221 Bye\r\n<CLOSED>")
+        pf_server, pf_target = start_sink(PF, ["-W", "noop:1"])
+        self.addCleanup(pf_server.stop)
+        pf = converse(pf_target, [(None, 1), (burst, 2)], end="open", quiet=2.5)
+        self.assertEqual(pf.wire(), GREETING + b"250 2.1.0 Ok\r\n250 2.0.0 Ok\r\n")
+
+
+class StalledClient:
+    """A client that pipelines EHLO after EHLO (8 bytes in, a 165-byte reply out) and never reads,
+    with a small receive buffer: the sink's replies fill every buffer between the two and its
+    write blocks.  Sending is non-blocking, done by pump(), so nothing here ever blocks."""
+
+    def __init__(self, target):
+        try:
+            with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+                wmem_max = int(f.read().split()[2])
+        except (OSError, ValueError, IndexError):
+            wmem_max = 4 << 20
+        # replies for twice the largest send buffer the sink's socket can get, and 2 MB more
+        count = (2 * wmem_max + (2 << 20)) // len(EHLO_ALL) + 1
+        self.data = memoryview(b"EHLO x\r\n" * count)
+        self.sent = 0
+        self.error = None
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(support.LISTEN_TIMEOUT)
+        self.sock.connect(target)
+        self.sock.setblocking(False)
+        self.port = target[1]
+        self.client_port = self.sock.getsockname()[1]
+
+    def pump(self):
+        """Send what the socket takes now."""
+        while self.sent < len(self.data) and self.error is None:
+            try:
+                self.sent += self.sock.send(self.data[self.sent:self.sent + 65536])
+            except BlockingIOError:
+                return
+            except OSError as e:
+                self.error = e
+
+    def sink_side(self):
+        return ss_tcp(self.port, self.client_port)
+
+    def stalled(self, server):
+        """The sink holds replies it cannot write (its Send-Q and our Recv-Q are not empty), is
+        asleep (not working on our input), and does not read what we sent (or we sent it all)."""
+        sink, me = self.sink_side(), ss_tcp(self.client_port, self.port)
+        if not sink or not me or sink[0] != "ESTAB":
+            return False
+        return (sink[2] > 0 and me[1] > 0 and (sink[1] > 0 or self.sent == len(self.data))
+                and process_state(server.pid) == "S")
+
+    def wait_stalled(self, server, timeout=30):
+        hits = [0]
+
+        def check():
+            self.pump()
+            hits[0] = hits[0] + 1 if self.stalled(server) else 0
+            return hits[0] >= 3      # three looks in a row
+        support.wait_until(check, timeout, "the sink's writes to the stalled client to block")
+
+    def pump_until(self, predicate, timeout, what):
+        def check():
+            self.pump()
+            return predicate()
+        support.wait_until(check, timeout, what)
+
+    def reset(self):
+        rst_close(self.sock)
+
+    def close(self):
+        self.sock.close()
+
+
+def command_lines_out(text, command=b"EHLO x"):
+    """-v stderr without the echo of `command` lines (how many of them a sink reads before its
+    writes block depends on its buffer sizes)."""
+    return [line for line in text.splitlines() if line != b"<ARGV0>: " + command]
+
+
+class StalledClientTest(unittest.TestCase):
+    """A client that stops reading while the sink writes."""
+
+    def stall(self, program, options):
+        server, target = start_sink(program, ["-c"] + options)
+        self.addCleanup(server.stop)
+        client = StalledClient(target)
+        self.addCleanup(client.close)
+        return server, target, client
+
+    def write_timeout(self, program):
+        server, target, client = self.stall(program, ["-t", "1"])
+        client.pump_until(lambda: server.stderr() != b"", 30, "the sink to give up on the stalled client")
+        support.wait_until(lambda: (client.sink_side() or ("gone",))[0] != "ESTAB", 10,
+                           "the sink to close the stalled connection")
+        records = wait_counters(server, lambda r: r["sess"] >= 1, 5)
+        tr = converse(target, WireTest.NORMAL)     # served on
+        return norm_diag(server.stderr(), program), records, tr.wire()
+
+    def test_write_timeout(self):
+        """-t 1: the sink gives up on the client with `warning: write timeout` (Postfix's words;
+        spec §3.10), counts the session, and serves the next client."""
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            pf, ours = ex.map(self.write_timeout, (PF, OURS))
+        self.assertEqual(pf[0], b"<ARGV0>: warning: write timeout\n", "Postfix's reference")
+        self.assertEqual(pf[1], [{"sess": 1, "quit": 0, "mesg": 0}])
+        self.assertEqual(ours[:2], pf[:2])
+        self.assertTrue(ours[2].endswith(b"250 2.0.0 Ok\r\n221 Bye\r\n<CLOSED>"), ours[2])
+        self.assertEqual(ours[2], pf[2])
+
+    def test_other_clients_served_meanwhile(self):
+        """Ours: while its writes to the stalled client are blocked (-t 30), another client has a
+        whole session; the stalled one is still held afterwards (no timeout yet, replies still
+        queued) and ends only when it resets.  (Postfix's whole process waits in that write,
+        spec §8 item 16.)"""
+        server, target, client = self.stall(OURS, ["-t", "30"])
+        client.wait_stalled(server)
+        tr = converse(target, WireTest.NORMAL)
+        self.assertEqual(tr.wire(), GREETING + b"250 smtp-sink\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+                         b"354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok\r\n221 Bye\r\n<CLOSED>")
+        records = wait_counters(server, lambda r: r["sess"] >= 1, 5)
+        self.assertEqual(records, [{"sess": 0, "quit": 0, "mesg": 1}, {"sess": 1, "quit": 1, "mesg": 1}])
+        self.assertTrue(client.stalled(server), client.sink_side())
+        self.assertEqual(server.stderr(), b"")
+        client.reset()
+        records = wait_counters(server, lambda r: r["sess"] >= 2, 10, "the stalled session to end")
+        self.assertEqual(records[-1], {"sess": 2, "quit": 1, "mesg": 1})
+        self.assertEqual(norm_diag(server.stderr(), OURS), b"<ARGV0>: warning: lost connection\n")
+        self.assertTrue(server.alive())
+
+
+class LostConnectionTest(unittest.TestCase):
+    """A client that disappears mid-dialog.  Spec §3.10/§3.11: a failed write prints `warning:
+    lost connection` (with or without -v); EOF or a reset seen while reading is a silent close
+    (-v: `disconnect`)."""
+
+    def reset_while_writing(self, program, verbose):
+        server, target = start_sink(program, ["-c"] + (["-v"] if verbose else []))
+        self.addCleanup(server.stop)
+        client = StalledClient(target)
+        self.addCleanup(client.close)
+        client.wait_stalled(server)
+        client.reset()
+        settle(server, 1)
+        return norm_verbose(server.stderr(), program), counters(server)
+
+    def test_reset_while_the_sink_writes(self):
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            (pf, pf_rec), (ours, our_rec) = ex.map(lambda p: self.reset_while_writing(p, False), (PF, OURS))
+        self.assertEqual(pf, b"<ARGV0>: warning: lost connection\n", "Postfix's reference")
+        self.assertEqual(ours, pf)
+        self.assertEqual(pf_rec[0], {"sess": 1, "quit": 0, "mesg": 0})
+        self.assertEqual(our_rec, pf_rec)
+
+    def test_reset_while_the_sink_writes_verbose(self):
+        """-v: Postfix's prints `smtp_vprintf: EOF` (its smtp_stream's -v line for the failed
+        write) before the warning; likewise `smtp_vprintf: timeout` before `warning: write timeout`."""
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            (pf, _), (ours, _) = ex.map(lambda p: self.reset_while_writing(p, True), (PF, OURS))
+        self.assertIn(b"<ARGV0>: smtp_vprintf: EOF\n<ARGV0>: warning: lost connection\n", pf, "Postfix's reference")
+        self.assertEqual(command_lines_out(ours), command_lines_out(pf))
+
+    def test_write_timeout_verbose(self):
+        def run(program):
+            server, target = start_sink(program, ["-c", "-v", "-t", "1"])
+            self.addCleanup(server.stop)
+            client = StalledClient(target)
+            self.addCleanup(client.close)
+            client.pump_until(lambda: b"warning: " in server.stderr(), 30, "the write timeout")
+            settle(server, 1)
+            return norm_verbose(server.stderr(), program)
+
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            pf, ours = ex.map(run, (PF, OURS))
+        self.assertIn(b"<ARGV0>: smtp_vprintf: timeout\n<ARGV0>: warning: write timeout\n", pf, "Postfix's reference")
+        self.assertEqual(command_lines_out(ours), command_lines_out(pf))
+
+    # a client that goes away while the sink waits for input: (steps, how it leaves)
+    GONE_WHILE_READING = {
+        "close after HELO": ([(None, 1), (b"HELO x\r\n", 1)], "close"),
+        "close in DATA": ([(None, 1), (b"HELO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n", 4),
+                           (b"Subject: half\r\n\r\npart\r\n", 0)], "close"),
+        "reset after HELO": ([(None, 1), (b"HELO x\r\n", 1)], "reset"),
+        "reset in DATA": ([(None, 1), (b"HELO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n", 4),
+                           (b"Subject: half\r\n\r\npart\r\n", 0)], "reset"),
+    }
+
+    def gone(self, program, options, steps, how):
+        server, target = start_sink(program, ["-c"] + options)
+        self.addCleanup(server.stop)
+        sock = support.connect_to(target)
+        wire = converse(None, steps, end="open", quiet=0, sock=_NoClose(sock)).wire()
+        if how == "reset":
+            rst_close(sock)
+        else:
+            sock.close()
+        records = wait_counters(server, lambda r: r["sess"] >= 1, 5)
+        settle(server, 1)
+        return wire, norm_verbose(server.stderr(), program), records[-1]
+
+    def test_gone_while_the_sink_reads(self):
+        for name, (steps, how) in self.GONE_WHILE_READING.items():
+            for options in ([], ["-v"]):
+                with self.subTest(name, options=options):
+                    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+                        pf, ours = ex.map(lambda p: self.gone(p, options, steps, how), (PF, OURS))
+                    self.assertEqual(ours[0], pf[0])
+                    self.assertEqual(pf[2], {"sess": 1, "quit": 0, "mesg": 0})
+                    self.assertEqual(ours[2], pf[2])
+                    if not options:
+                        self.assertEqual(pf[1], b"", "Postfix's reference")
+                    else:
+                        self.assertEqual(pf[1].count(b"<ARGV0>: disconnect\n"), 2, "Postfix's reference")
+                    self.assertEqual(ours[1].splitlines(), pf[1].splitlines())
+
+    def test_reset_before_a_delayed_reply(self):
+        """The client resets while its NOOP's reply is delayed (-W noop:2): when the delay ends,
+        Postfix's finds the socket readable, reads first, sees the reset and closes silently
+        (-v: `disconnect`) without writing the reply. Ours writes the reply, and says the client
+        was lost before it: `warning: lost connection` (-v: `smtp_vprintf: EOF` first), as for
+        any write that fails. (NOOP goes after HELO's reply has come: Postfix's holds an
+        unflushed HELO reply back until the delay is over, ours does not.)"""
+        for options in ([], ["-v"]):
+            with self.subTest(options=options):
+                steps = [(None, 1), (b"HELO x\r\n", 1), (b"NOOP\r\n", 0)]
+                with concurrent.futures.ThreadPoolExecutor(2) as ex:
+                    pf, ours = ex.map(lambda p: self.gone(p, ["-W", "noop:2"] + options, steps, "reset"), (PF, OURS))
+                self.assertEqual(ours[0], pf[0])
+                self.assertEqual(ours[2], pf[2])
+                if not options:
+                    self.assertEqual(pf[1], b"", "Postfix's reference")
+                    self.assertEqual(ours[1], b"<ARGV0>: warning: lost connection\n")
+                else:
+                    want = pf[1].splitlines()
+                    at = want.index(b"<ARGV0>: disconnect")  # the reset session's
+                    want[at:at + 1] = [b"<ARGV0>: smtp_vprintf: EOF", b"<ARGV0>: warning: lost connection"]
+                    self.assertEqual(ours[1].splitlines(), want)
+
+
+class _NoClose:
+    """A socket whose close() converse() may call without closing it (the test closes it itself,
+    with a FIN or a RST)."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def close(self):
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class VerboseCloseTest(unittest.TestCase):
+    """-v lines when the sink itself ends a session: -q, -Q and -A.  Whole -v stderr compared
+    (fd numbers, TCP_MAXSEG, buffer size and port normalised), including a settling session."""
+
+    UP_TO_DATA = dialog(b"HELO x", b"MAIL FROM:<a>", b"RCPT TO:<b>", b"DATA")
+    SCRIPT = UP_TO_DATA + [(b"hi\r\n.\r\n", 1)] + dialog(b"NOOP", b"QUIT", greeting=0)[1:]
+
+    def verbose(self, program, options, steps):
+        server, target = start_sink(program, ["-v", "-c"] + options)
+        self.addCleanup(server.stop)
+        wire = converse(target, steps).wire()
+        wait_counters(server, lambda r: r["sess"] >= 1, 10)
+        settle(server, 1)
+        return norm_verbose(server.stderr(), program), wire
+
+    def compare(self, cases):
+        def run(case):
+            options, steps = case
+            return self.verbose(PF, options, steps), self.verbose(OURS, options, steps)
+
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            results = list(ex.map(run, cases))
+        for (options, _), ((pf_err, pf_wire), (our_err, our_wire)) in zip(cases, results):
+            with self.subTest(options=options):
+                self.assertEqual(our_wire, pf_wire)
+                self.assertEqual(our_err.splitlines(), pf_err.splitlines())
+        return results
+
+    def test_q_and_Q_on_a_command(self):
+        cases = [(["-q", "rcpt"], self.SCRIPT), (["-Q", "rcpt"], self.SCRIPT), (["-q", "."], self.SCRIPT),
+                 (["-Q", "."], self.SCRIPT), (["-q", "noop"], self.SCRIPT), (["-Q", "quit"], self.SCRIPT),
+                 (["-Q", "helo", "-W", "helo:1"], self.SCRIPT), (["-q", "data", "-L"], self.SCRIPT)]
+        for (options, _), ((pf_err, _), _) in zip(cases, self.compare(cases)):
+            # the dropping command is echoed, then `disconnect`; the settling session ends the same way
+            self.assertEqual(pf_err.count(b"<ARGV0>: disconnect\n"), 2, ("Postfix's reference", options))
+
+    def test_q_and_Q_on_connect(self):
+        """-q connect / -Q connect: Postfix's prints no `disconnect` line for these sessions."""
+        cases = [(["-q", "connect"], self.SCRIPT), (["-Q", "connect"], self.SCRIPT)]
+        for (options, _), ((pf_err, pf_wire), _) in zip(cases, self.compare(cases)):
+            self.assertNotIn(b"disconnect", pf_err, ("Postfix's reference", options))
+            self.assertEqual(pf_err.count(b"<ARGV0>: connect (AF_INET 127.0.0.1)\n"), 2)
+
+    def test_A_abort(self):
+        """-A 0 / -A 1 after a DATA sent alone: the 550 and the close, and Postfix's prints no
+        `disconnect` line for that session."""
+        cases = [(["-A", "0"], self.UP_TO_DATA), (["-A", "1"], self.UP_TO_DATA)]
+        for (options, _), ((pf_err, pf_wire), _) in zip(cases, self.compare(cases)):
+            self.assertTrue(pf_wire.endswith(b"354 End data with <CR><LF>.<CR><LF>\r\n550 This violates SMTP\r\n"
+                                             b"<CLOSED>"), pf_wire)
+            self.assertEqual(pf_err.count(b"<ARGV0>: disconnect\n"), 1, ("Postfix's reference", options))
+
+    def test_A_with_content_pipelined_behind_DATA(self):
+        """Ours: -A stops reading at the 354, whatever is already buffered behind it: the 550 and the
+        close.  (Postfix's 3.7.11 runs the buffered content lines as commands and never sends the 550.)"""
+        burst = [(None, 1), (b"HELO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n", 5)]
+        our_err, ours = self.verbose(OURS, ["-A", "1"], burst)
+        self.assertEqual(ours, GREETING + b"250 smtp-sink\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+                         b"354 End data with <CR><LF>.<CR><LF>\r\n550 This violates SMTP\r\n<CLOSED>")
+        self.assertNotIn(b"<ARGV0>: hi\n", our_err)
+        _, pf = self.verbose(PF, ["-A", "1"], burst)
+        self.assertEqual(pf, GREETING + b"250 smtp-sink\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+                         b"354 End data with <CR><LF>.<CR><LF>\r\n500 5.5.1 Error: unknown command\r\n"
+                         b"250 2.0.0 Ok\r\n221 Bye\r\n<CLOSED>")
+
+
+# The sink's private /dev: the usual device nodes bind-mounted into a directory of the test's
+# that also holds `log`, then that directory bind-mounted over /dev, all in a mount namespace of
+# the sink's own (unshare --mount, private propagation: nothing changes outside it).
+SYSLOG_NS_SCRIPT = r'''set -e
+d=$1
+shift
+for n in null zero full random urandom; do
+    : > "$d/dev/$n"
+    mount --bind "/dev/$n" "$d/dev/$n"
+done
+mount --rbind "$d/dev" /dev
+exec "$@"
+'''
+SYSLOG_RE = re.compile(rb"<(\d+)>([A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d) ([^\[\]: ]+)\[(\d+)\]: (.*)\Z", re.S)
+LOG_MAIL_INFO = 2 * 8 + 6
+
+
+class SyslogCapture:
+    """A unix datagram socket that a sink run under prefix() sees as /dev/log; a thread reads it."""
+
+    def __init__(self):
+        self.dir = TMP.join("syslog-%d" % _next())
+        os.makedirs(os.path.join(self.dir, "dev"))
+        os.chmod(self.dir, 0o755)
+        os.chmod(os.path.join(self.dir, "dev"), 0o755)
+        self.path = os.path.join(self.dir, "dev", "log")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o666)    # Postfix's sink logs as nobody (-u)
+        self.messages = []
+        self.cond = threading.Condition()
+        self.end = b"<end %d>" % _next()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def prefix(self):
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", SYSLOG_NS_SCRIPT, "sh", self.dir]
+
+    def _read(self):
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                return
+            with self.cond:
+                self.messages.append(data)
+                self.cond.notify_all()
+            if data == self.end:
+                return
+
+    def _send(self, data):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            s.sendto(data, self.path)
+        finally:
+            s.close()
+
+    def sync(self, timeout=10):
+        """Everything logged so far: the sink logs a command (synchronously, into this socket's
+        queue) before it answers it, and the queue is FIFO, so a marker sent now comes after it."""
+        marker = b"<marker %d>" % _next()
+        self._send(marker)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while marker not in self.messages:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("syslog marker not read")
+                self.cond.wait(left)
+            return [m for m in self.messages[:self.messages.index(marker)] if not m.startswith(b"<marker ")]
+
+    def close(self):
+        self._send(self.end)
+        self.thread.join(support.LISTEN_TIMEOUT)
+        self.sock.close()
+        support.remove_tempdir(self.dir)
+
+
+class SyslogTest(unittest.TestCase):
+    """-s cmds: each listed command is sent to syslog(3), i.e. to /dev/log, as
+    `<22>Mmm dd hh:mm:ss smtp-sink[PID]: COMMAND ARGS` (LOG_MAIL|LOG_INFO, ident = basename of
+    argv[0], LOG_PID).  Each sink runs with a private /dev/log (see SyslogCapture)."""
+
+    def logged(self, program, options, conversations):
+        """Run the conversations; return (wires, the logged message texts)."""
+        cap = SyslogCapture()
+        self.addCleanup(cap.close)
+        server, target = start_prefixed(program, ["-c"] + options, prefix=cap.prefix())
+        self.addCleanup(server.stop)
+        self.assertEqual(os.path.realpath("/proc/%d/exe" % server.pid),
+                         os.path.realpath(POSTFIX_SMTP_SINK if program == PF else os.path.join(BINDIR, "smtp-sink")))
+        wires = [converse(target, steps).wire() for steps in conversations]
+        wait_counters(server, lambda r: r["sess"] >= len(conversations), 10)
+        texts = []
+        for msg in cap.sync():
+            m = SYSLOG_RE.match(msg)
+            self.assertIsNotNone(m, msg)
+            self.assertEqual(int(m.group(1)), LOG_MAIL_INFO, msg)
+            self.assertEqual(m.group(3), b"smtp-sink", msg)
+            self.assertEqual(int(m.group(4)), server.pid, msg)
+            texts.append(m.group(5))
+        return wires, texts
+
+    def compare(self, options, conversations, expected):
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            pf, ours = ex.map(lambda p: self.logged(p, options, conversations), (PF, OURS))
+        self.assertEqual(pf[1], expected, "Postfix's reference")
+        self.assertEqual(ours[1], pf[1])
+        self.assertEqual(ours[0], pf[0])
+        return pf, ours
+
+    def test_every_command(self):
+        script = (dialog(b"HELO x", b"EHLO  two  spaces", b"mail from:<a@b> \x01\x7f SIZE=1", b"RCPT TO:<c@d>", b"DATA")
+                  + [(b"Subject: s\r\n\r\nbody\r\n.\r\n", 1)]
+                  + dialog(b"NOOP " + b"y" * 300, b"RSET", b"VRFY", b"XCLIENT NAME=x", b"Quit", greeting=0)[1:])
+        self.compare(["-s", "connect,helo,ehlo,mail,rcpt,data,.,rset,noop,vrfy,quit"], [script],
+                     [b"connect ", b"HELO x", b"EHLO  two  spaces", b"mail from:<a@b> ?? SIZE=1", b"RCPT TO:<c@d>",
+                      b"DATA ", b". ", b"NOOP " + b"y" * 100, b"RSET ", b"VRFY ", b"Quit "])
+
+    def test_logged_before_the_action(self):
+        """-s is step 1 (spec §3.7): a command refused (-f, -r) or dropped (-q) is logged all the same."""
+        pf, _ = self.compare(["-s", "helo,mail,rcpt", "-r", "helo", "-f", "mail", "-q", "rcpt"],
+                             [dialog(b"HELO x", b"MAIL FROM:<a>", b"RCPT TO:<b>", b"QUIT")],
+                             [b"HELO x", b"MAIL FROM:<a>", b"RCPT TO:<b>"])
+        self.assertEqual(pf[0], [GREETING + b"450 4.3.0 Error: command failed\r\n500 5.3.0 Error: command failed\r\n"
+                                 b"<CLOSED>"])
+
+    def test_disabled_commands_and_lmtp(self):
+        """Disabled commands (-e: EHLO, -C: XCLIENT) are refused before -s; LMTP's LHLO and '.'."""
+        self.compare(["-e", "-C", "-s", "ehlo,helo,xclient"], [dialog(b"EHLO x", b"XCLIENT NAME=x", b"HELO y", b"QUIT")],
+                     [b"HELO y"])
+        self.compare(["-L", "-s", "lhlo,rcpt,.,quit"],
+                     [dialog(b"LHLO x", b"MAIL FROM:<>", b"RCPT TO:<a>", b"RCPT TO:<b>", b"DATA") + [(b"hi\r\n.\r\n", 2)],
+                      dialog(b"QUIT")],
+                     [b"LHLO x", b"RCPT TO:<a>", b"RCPT TO:<b>", b". ", b"QUIT "])
+
+    def test_nothing_logged_without_s(self):
+        """Without -s nothing goes to syslog, not even warnings or -v lines."""
+        self.compare(["-v"], [WireTest.NORMAL, [(None, 1), (b"NOOP " + b"x" * 3000 + b"\r\n", 0)]], [])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -114,7 +114,8 @@ struct observer
             hook(e);
         cv.notify_all();
     }
-    void on_disconnect(const session_info&, boost::system::error_code ec, bool)
+    template <class Session>
+    void on_disconnect(const session_info&, boost::system::error_code ec, const Session&)
     {
         std::lock_guard lock(m);
         --open;

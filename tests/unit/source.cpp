@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(a_new_connection_costs_a_bounded_number_of_allocations) {
         std::atomic<std::size_t>* n;
         std::size_t at_connect = 0;
         void on_connect(const session_info&, sink<smtp, unix_domain>::socket_type&) { at_connect = allocations.load(); }
-        void on_disconnect(const session_info&, boost::system::error_code, bool) {
+        void on_disconnect(const session_info&, boost::system::error_code, const sansio::smtp_server&) {
             n->fetch_add(allocations.load() - at_connect);
         }
     };

@@ -172,7 +172,7 @@ public:
         out_.clear();
         queue_.clear();
         last_ = action_type::done;
-        data_mode_ = in_transaction_ = closing_ = after_data_ = write_failed_ = false;
+        data_mode_ = in_transaction_ = closing_ = after_data_ = write_failed_ = hung_up_ = false;
         pending_ = pending_t::none;
         rcpts_ = 0;
         dots_in_out_ = 0;
@@ -217,6 +217,9 @@ public:
     const server_config& config() const noexcept { return cfg_; }
     /// Whether the connection ended because a write failed or timed out (not a read).
     bool failed_while_writing() const noexcept { return write_failed_; }
+    /// Whether the server ended the connection unprompted (-A, or -q/-Q for `connect`), not in
+    /// answer to a command line (Postfix's -v prints no `disconnect` for these).
+    bool hung_up() const noexcept { return hung_up_; }
 
 private:
     enum class pending_t : std::uint8_t { none, reply, abort, pause };
@@ -367,12 +370,14 @@ private:
         if (cfg_.log.has(cmd)) push_event({server_event::syslog, cmd, typed, args});
         if (cfg_.drop.has(cmd)) {
             closing_ = true;
+            hung_up_ = cmd == smtp_command::connect;
             return;
         }
         if (cfg_.close.has(cmd)) {
             if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
             out_ += "421 4.0.0 Server closing connection\r\n";
             closing_ = true;
+            hung_up_ = cmd == smtp_command::connect;
             return;
         }
         if (cfg_.hard.has(cmd)) return repeat_for_dot(cmd, hard_);
@@ -413,7 +418,7 @@ private:
             after_data_ = false;
         } else if (what == pending_t::abort) {
             out_ += "550 This violates SMTP\r\n";
-            closing_ = true;
+            closing_ = hung_up_ = true;
         }
     }
 
@@ -536,7 +541,8 @@ private:
     server_event event_;
     action_type last_ = action_type::done;
 
-    bool data_mode_ = false, in_transaction_ = false, closing_ = false, after_data_ = false, write_failed_ = false;
+    bool data_mode_ = false, in_transaction_ = false, closing_ = false, after_data_ = false, write_failed_ = false,
+         hung_up_ = false;
     pending_t pending_ = pending_t::none;
     smtp_command delayed_cmd_ = smtp_command::connect;
     bool delayed_after_data_ = false;

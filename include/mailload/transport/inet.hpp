@@ -76,7 +76,14 @@ struct inet {
         return r;
     }
 
-    static void prepare(protocol_type::socket& s, int window) { detail::prepare_client_socket(s, window); }
+    /// Client options, and TCP_NODELAY: every write is a whole command, burst or message part,
+    /// so Nagle would only hold a message's last small segment back until the sink's delayed
+    /// ACK (W3, 1 MB messages: twice the throughput with it off).
+    static void prepare(protocol_type::socket& s, int window) {
+        detail::prepare_client_socket(s, window);
+        boost::system::error_code ignored;
+        s.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+    }
 
     /// A listen address: a host resolves as for clients; no host means the wildcard, which for
     /// inet<any> is [::] accepting IPv4 too (Postfix's binds 0.0.0.0 only) — or 0.0.0.0 on a

@@ -1051,6 +1051,7 @@ BOOST_FIXTURE_TEST_CASE(precedence_for_a_normal_command, fixture)
         const auto r = check_all(s, *this);
         BOOST_TEST(r.out.events == (std::vector<recorded_event>{ev("syslog", "NOOP|", "noop")}));
         BOOST_TEST(r.out.waits.empty());
+        BOOST_TEST(!r.algo->hung_up());  // closed in answer to a command
     }
     // -Q before -f, -r and -W: 421, then close
     {
@@ -1063,6 +1064,7 @@ BOOST_FIXTURE_TEST_CASE(precedence_for_a_normal_command, fixture)
         s.expect_write(greeting).respond("NOOP\r\n").expect_write(closing).expect_close();
         const auto r = check_all(s, *this);
         BOOST_TEST(r.out.waits.empty());
+        BOOST_TEST(!r.algo->hung_up());
     }
     // -f before -r and -W; the session goes on
     {
@@ -1181,6 +1183,7 @@ BOOST_FIXTURE_TEST_CASE(precedence_for_connect, fixture)
         const auto r = check_all(s, *this);
         BOOST_TEST(r.out.writes.empty());
         BOOST_TEST(r.out.events == (std::vector<recorded_event>{ev("syslog", "connect|", "connect")}));
+        BOOST_TEST(r.algo->hung_up());  // unprompted: no command line came
     }
     {
         cfg = {};  // -Q connect
@@ -1188,7 +1191,7 @@ BOOST_FIXTURE_TEST_CASE(precedence_for_connect, fixture)
         cfg.hard.add(connect);
         script s;
         s.expect_write(closing).expect_close();
-        check_all(s, *this);
+        BOOST_TEST(check_all(s, *this).algo->hung_up());
     }
     {
         cfg = {};  // -f connect: the session goes on (obs 16)
@@ -1547,6 +1550,7 @@ BOOST_FIXTURE_TEST_CASE(abort_after_data, fixture)
         BOOST_TEST(t[t.size() - 2].starts_with("event {reset"));  // the transaction ends unfinished
         BOOST_TEST(t[t.size() - 1] == "close");
         BOOST_TEST(r.algo->stats().messages == 0u);
+        BOOST_TEST(r.algo->hung_up());
     }
 
     // the data sent along is never read
