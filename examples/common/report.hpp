@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSL-1.0
-// examples/common/report.hpp — --report=text|json for the sources (one translation unit per tool)
+// examples/common/report.hpp — --report=text|json for the sources and sinks (one translation unit per tool)
 #pragma once
 
 #include <common/run.hpp>
@@ -10,6 +10,7 @@
 #include <boost/json/src.hpp>  // Boost.JSON, header-only: this header goes in one TU per program
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -36,7 +37,6 @@ inline boost::json::object source_report_json(std::string_view tool, const maill
     static constexpr const char* stages[] = {"greeting", "helo", "mail", "rcpt", "data", "dot", "rset", "quit"};
     const bool qmqp = tool == "qmqp-source";
     const double seconds = std::chrono::duration<double>(r.elapsed).count();
-    const std::size_t message_bytes = o.message.length ? o.message.length : 80;  // 80: the built-in body
     const auto& t = r.totals;
     json::object rejected, replies, io_errors;
     for (std::size_t i = 0; i < t.rejected.size(); ++i) rejected[stages[i]] = t.rejected[i];
@@ -67,7 +67,8 @@ inline boost::json::object source_report_json(std::string_view tool, const maill
         {"io_errors", io_errors},
         {"elapsed_s", seconds},
         {"messages_per_s", seconds > 0 ? double(t.messages_accepted) / seconds : 0.0},
-        {"megabytes_per_s", seconds > 0 ? double(t.messages_accepted) * double(message_bytes) / 1e6 / seconds : 0.0},
+        {"bytes_accepted", t.bytes_accepted},
+        {"megabytes_per_s", seconds > 0 ? double(t.bytes_accepted) / 1e6 / seconds : 0.0},
         {"latency_ms", latency},
     };
 }
@@ -116,6 +117,72 @@ inline void print_source_report(std::string_view format, const boost::json::obje
                 "   connect: the connect; each stage: from the command's write, or the connect, to its reply)\n");
     if (!j.at("error").is_null()) std::printf("  error:       %s\n", j.at("error").as_string().c_str());
     std::fflush(stdout);
+}
+
+/// A sink's report: what it accepted, from the counters of every ended session.
+inline boost::json::object sink_report_json(std::string_view tool, const mailload::sink_report& r) {
+    namespace json = boost::json;
+    const auto& t = r.totals;
+    const double seconds = std::chrono::duration<double>(r.busy).count();
+    json::object replies;
+    t.replies.for_each([&](int code, std::uint64_t n) {
+        replies[tool == "qmqp-sink" ? std::string(1, static_cast<char>(code)) : std::to_string(code)] = n;
+    });
+    return json::object{
+        {"tool", tool},
+        {"error", r.error ? json::value(r.what) : json::value(nullptr)},
+        {"stopped_by", r.stop_signal ? json::value(r.stop_signal == SIGTERM ? "SIGTERM" : r.stop_signal == SIGINT ? "SIGINT" : "signal")
+                                     : json::value(nullptr)},
+        {"connections", t.accepted},
+        {"sessions", t.sessions},
+        {"quits", t.quits},
+        {"messages", t.messages},
+        {"recipients", tool == "qmqp-sink" ? json::value(nullptr) : json::value(t.recipients)},  // not parsed
+        {"data_bytes", t.data_bytes},
+        {"replies", replies},
+        {"elapsed_s", std::chrono::duration<double>(r.elapsed).count()},
+        {"busy_s", seconds},
+        {"messages_per_s", seconds > 0 ? double(t.messages) / seconds : 0.0},
+        {"megabytes_per_s", seconds > 0 ? double(t.data_bytes) / 1e6 / seconds : 0.0},
+    };
+}
+
+/// Prints a sink's report (`format` "text" or "json") on stdout.
+inline void print_sink_report(std::string_view format, const boost::json::object& j) {
+    namespace json = boost::json;
+    if (format == "json") {
+        const std::string s = json::serialize(j) + "\n";
+        std::fwrite(s.data(), 1, s.size(), stdout);
+        std::fflush(stdout);
+        return;
+    }
+    auto u64 = [&](const char* k) { return static_cast<unsigned long long>(j.at(k).to_number<std::uint64_t>()); };
+    auto num = [&](const char* k) { return json::value_to<double>(j.at(k)); };
+    std::printf("%s report\n", j.at("tool").as_string().c_str());
+    std::printf("  connections: %llu accepted, %llu sessions ended, %llu QUIT\n", u64("connections"), u64("sessions"),
+                u64("quits"));
+    std::printf("  messages:    %llu", u64("messages"));
+    if (!j.at("recipients").is_null()) std::printf(", %llu recipients", u64("recipients"));
+    std::printf(", %llu data bytes\n", u64("data_bytes"));
+    std::printf("  replies:    ");
+    if (j.at("replies").as_object().empty()) std::printf(" none");
+    for (const auto& [code, n] : j.at("replies").as_object())
+        std::printf(" %s×%llu", std::string(code).c_str(), static_cast<unsigned long long>(n.to_number<std::uint64_t>()));
+    std::printf("\n  elapsed:     %.3f s, busy %.3f s (first connection to last session end): %.0f msg/s, %.2f MB/s\n",
+                num("elapsed_s"), num("busy_s"), num("messages_per_s"), num("megabytes_per_s"));
+    if (!j.at("stopped_by").is_null()) std::printf("  stopped by:  %s\n", j.at("stopped_by").as_string().c_str());
+    if (!j.at("error").is_null()) std::printf("  error:       %s\n", j.at("error").as_string().c_str());
+    std::fflush(stdout);
+}
+
+/// A sink's end: its report when asked for (after ending an open -c counter line), then
+/// finish_sink().
+inline void end_sink(std::string_view tool, std::string_view format, bool counting, const mailload::sink_report& r) {
+    if (!format.empty()) {
+        if (counting) std::fputc('\n', stdout);
+        print_sink_report(format, sink_report_json(tool, r));
+    }
+    finish_sink(r);
 }
 
 }  // namespace cli

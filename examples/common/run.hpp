@@ -3,6 +3,7 @@
 #pragma once
 
 #include <common/cli.hpp>
+#include <common/progress.hpp>
 
 #include <mailload/mailload.hpp>
 
@@ -37,12 +38,13 @@ struct source_choices {
     std::string_view concurrency = "single_thread";
     std::string_view pacing = "none";
     double pace = 0;
+    bool progress = false;  ///< --progress
 };
 
 /// getopt_long codes of the long options both sources take; a tool's own start at opt_own.
 enum source_long_code : int {
     opt_compat = 256, opt_connect_limit, opt_timeout, opt_report, opt_threads, opt_thread_per_session, opt_rate,
-    opt_duration, opt_help, opt_version, opt_own = 320
+    opt_duration, opt_progress, opt_help, opt_version, opt_own = 320
 };
 
 /// The long options both sources take, followed by `own`, ready for getopt_long().
@@ -56,6 +58,7 @@ inline std::vector<option> source_longopts(std::initializer_list<option> own) {
         {"thread-per-session", no_argument, nullptr, opt_thread_per_session},
         {"rate", required_argument, nullptr, opt_rate},
         {"duration", required_argument, nullptr, opt_duration},
+        {"progress", no_argument, nullptr, opt_progress},
         {"help", no_argument, nullptr, opt_help},
         {"version", no_argument, nullptr, opt_version},
     };
@@ -79,6 +82,7 @@ inline constexpr const char* source_long_help =
     "                      without -m the count is unbounded)\n"
     "  --report=text|json  at exit, on stdout: messages, recipients, replies by stage and code, I/O\n"
     "                      errors, throughput, latency percentiles per stage and per message\n"
+    "  --progress          a line a second on stderr: sent, accepted, msg/s, errors, p99 latency\n"
     "  -w and -R accept fractional seconds.\n"
     "  --help, --version\n";
 
@@ -105,6 +109,7 @@ inline bool source_long_option(int ch, const char* arg, mailload::source_options
     case opt_thread_per_session: c.how.concurrency = "thread_per_session"; return true;
     case opt_rate: c.rate = positive_seconds(arg, "rate"); return true;
     case opt_duration: o.duration = seconds(positive_seconds(arg, "duration")); return true;
+    case opt_progress: c.how.progress = true; return true;
     case opt_version: version();
     default: return false;
     }
@@ -131,6 +136,8 @@ mailload::source_report run_source(Protocols protocols, std::string_view protoco
                                    std::string_view address, Observer& observer) {
     using namespace mailload;
     mailload::source_report report;
+    progress_meter meter(how.progress);
+    progress_observer<Observer> observed{observer, meter};
     const auto candidates =
         hana::make_tuple(protocols, hana::tuple_t<inet_any, inet4, inet6, unix_domain>,
                          hana::tuple_t<single_thread, thread_pool, thread_per_session>,
@@ -144,7 +151,9 @@ mailload::source_report run_source(Protocols protocols, std::string_view protoco
                  else if constexpr (pacing_type::paced) paced.interval = seconds(how.pace);
                  source<typename decltype(p)::type, typename decltype(t)::type, typename decltype(c)::type, pacing_type>
                      load(o, paced);
-                 report = load.run(address, observer);
+                 meter.start();
+                 report = load.run(address, observed);
+                 meter.stop();
              });
     return report;
 }

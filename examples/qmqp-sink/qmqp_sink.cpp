@@ -5,6 +5,7 @@
 // answers however the request is split, and it has an idle timeout and a session cap.
 
 #include <common/cli.hpp>
+#include <common/report.hpp>
 #include <common/run.hpp>
 
 #include <mailload/mailload.hpp>
@@ -38,6 +39,8 @@ void help() {
         "                        sends a byte now and then could hold a session forever)\n"
         "  --max-sessions=N      sessions at once; more wait in the backlog (default 256; Postfix's: none)\n"
         "  --max-size=BYTES      longest request accepted (default 1073741824)\n"
+        "  --report=text|json    at exit (also on SIGTERM/SIGINT), on stdout: connections, sessions,\n"
+        "                        messages, bytes, replies by code, msg/s and MB/s\n"
         "  --help, --version\n",
         cli::program.c_str());
 }
@@ -92,12 +95,14 @@ int main(int argc, char** argv) {
     std::string family = "inet";
     int verbose = 0;
     bool count = false;
-    enum { opt_timeout = 256, opt_session_limit, opt_max_sessions, opt_max_size, opt_help, opt_version };
+    std::string report_format;
+    enum { opt_timeout = 256, opt_session_limit, opt_max_sessions, opt_max_size, opt_report, opt_help, opt_version };
     static const option longopts[] = {
         {"timeout", required_argument, nullptr, opt_timeout},
         {"session-limit", required_argument, nullptr, opt_session_limit},
         {"max-sessions", required_argument, nullptr, opt_max_sessions},
         {"max-size", required_argument, nullptr, opt_max_size},
+        {"report", required_argument, nullptr, opt_report},
         {"help", no_argument, nullptr, opt_help},
         {"version", no_argument, nullptr, opt_version},
         {nullptr, 0, nullptr, 0},
@@ -124,6 +129,7 @@ int main(int argc, char** argv) {
             o.server.max_message_size = static_cast<std::uint64_t>(v);
             break;
         }
+        case opt_report: report_format = cli::report_format(optarg); break;
         case opt_help: help(); return 0;
         case opt_version: cli::version();
         default: usage();
@@ -140,6 +146,6 @@ int main(int argc, char** argv) {
                                       [&](const sink_counters& counters) {
                                           return cli_observer{&counters, verbose, count};
                                       });
-    cli::finish_sink(report);
+    cli::end_sink("qmqp-sink", report_format, count, report);
     return 0;
 }

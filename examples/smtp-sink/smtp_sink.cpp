@@ -5,6 +5,7 @@
 // Postfix's, less its bugs (spec §8 items 12-23): see README.md.
 
 #include <common/cli.hpp>
+#include <common/report.hpp>
 #include <common/run.hpp>
 
 #include <mailload/mailload.hpp>
@@ -73,6 +74,8 @@ void help() {
         "  --compat=3.9  zero-padded day in dump dates (default 3.8, as Debian 12's Postfix)\n"
         "  --session-limit=SECONDS  close a session this long after it opened, busy or not\n"
         "                (default: none, as Postfix's; -t alone lets a client that trickles bytes stay)\n"
+        "  --report=text|json  at exit (also on SIGTERM/SIGINT), on stdout: connections, sessions,\n"
+        "                messages, recipients, bytes, replies by code, msg/s and MB/s\n"
         "  Delays (-A -H -w -W -t) accept fractional seconds.\n"
         "  --help, --version\n",
         cli::program.c_str());
@@ -175,16 +178,18 @@ struct settings {
     const char* user = nullptr;
     const char* root = nullptr;
     const char* address = nullptr;
+    std::string report;  ///< --report: "", "text" or "json"
 };
 
 settings parse(int argc, char** argv) {
     settings s;
     auto& o = s.sink;
     auto& cfg = o.server;
-    enum { opt_compat = 256, opt_session_limit, opt_help, opt_version };
+    enum { opt_compat = 256, opt_session_limit, opt_report, opt_help, opt_version };
     static const option longopts[] = {
         {"compat", required_argument, nullptr, opt_compat},
         {"session-limit", required_argument, nullptr, opt_session_limit},
+        {"report", required_argument, nullptr, opt_report},
         {"help", no_argument, nullptr, opt_help},
         {"version", no_argument, nullptr, opt_version},
         {nullptr, 0, nullptr, 0},
@@ -260,6 +265,7 @@ settings parse(int argc, char** argv) {
         case 'W': command_delay(optarg, cfg); break;
         case opt_compat: s.compat39 = cli::compat39(optarg); break;
         case opt_session_limit: o.session_limit = cli::seconds(cli::positive_seconds(optarg, "session limit")); break;
+        case opt_report: s.report = cli::report_format(optarg); break;
         case opt_help: help(); std::exit(0);
         case opt_version: cli::version();
         default: usage();
@@ -343,6 +349,6 @@ int main(int argc, char** argv) {
                                       s.user, s.root, [&](const sink_counters& counters) {
                                           return cli_observer{&counters, s.verbose, s.count, s.sink.timeout};
                                       });
-    cli::finish_sink(report);
+    cli::end_sink("smtp-sink", s.report, s.count, report);
     return 0;
 }

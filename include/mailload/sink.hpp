@@ -60,6 +60,7 @@ struct sink_counters {
     std::uint64_t recipients = 0;  ///< recipients of complete messages
     std::uint64_t data_bytes = 0;  ///< message data bytes of ended sessions
     std::uint64_t accepted = 0;    ///< connections accepted
+    sansio::reply_tally replies;   ///< replies of ended sessions, by code
 };
 
 /// What a sink run did, and the error that ended it, if any.
@@ -69,6 +70,7 @@ struct sink_report {
     int stop_signal = 0;  ///< the signal (of sink_options::stop_signals) that stopped it, if one did
     sink_counters totals;
     std::chrono::steady_clock::duration elapsed{};
+    std::chrono::steady_clock::duration busy{};  ///< from the first connection to the last session's end
     explicit operator bool() const noexcept { return !error; }
 };
 
@@ -165,6 +167,7 @@ public:
         loops_.run();
         report_.totals = counters_;
         report_.elapsed = std::chrono::steady_clock::now() - started;
+        report_.busy = counters_.sessions ? last_end_ - first_accept_ : std::chrono::steady_clock::duration{};
         return std::move(report_);
     }
 
@@ -228,7 +231,7 @@ private:
                 co_await slot_.async_wait(as_tuple(use_awaitable));
                 continue;
             }
-            ++counters_.accepted;
+            if (++counters_.accepted == 1) first_accept_ = std::chrono::steady_clock::now();
             auto s = std::make_shared<session>(std::move(sock), opts_, rng_);
             s->info.id = ++next_id;
             const auto ex = s->socket.get_executor();
@@ -277,6 +280,8 @@ private:
         s.socket.close(ignored);
         ++counters_.sessions;
         counters_.data_bytes += s.algo.stats().data_bytes;
+        counters_.replies += s.algo.stats().replies;
+        last_end_ = std::chrono::steady_clock::now();
         if constexpr (requires { obs.on_disconnect(s.info, ec, std::as_const(s.algo)); })
             obs.on_disconnect(s.info, ec, std::as_const(s.algo));
         sessions_.erase(me);
@@ -336,6 +341,7 @@ private:
     std::list<session*> sessions_;
     std::mt19937_64 rng_;
     sink_counters counters_;
+    std::chrono::steady_clock::time_point first_accept_, last_end_;
     sink_report report_;
     bool stopping_ = false;
 };

@@ -126,8 +126,9 @@ struct source_report {
 };
 
 /// An observer that wants nothing. Observers may define any of:
-/// `on_event(const sansio::client_event&)`, `on_connect_retry(error_code)` and
-/// `on_connected(socket&)`; what they leave out costs nothing. With more than one thread
+/// `on_event(const sansio::client_event&)`, `on_accepted(std::uint64_t latency_ns)` (after the
+/// `accepted` event: the message's latency as the report counts it), `on_connect_retry(error_code)`
+/// and `on_connected(socket&)`; what they leave out costs nothing. With more than one thread
 /// (thread_pool, thread_per_session) they are called from each.
 struct null_observer {};
 
@@ -397,7 +398,9 @@ private:
                 s.shard.reply_latency[static_cast<std::size_t>(e.stage)].record(elapsed_ns(s.sent_at));
                 s.shard.replies.add(e.stage, e.code);
             } else if (e.kind == sansio::client_event::accepted) {
-                s.shard.latency.record(elapsed_ns(s.started_at));
+                const std::uint64_t ns = elapsed_ns(s.started_at);
+                s.shard.latency.record(ns);
+                if constexpr (requires { obs.on_accepted(ns); }) obs.on_accepted(ns);
             }
             if constexpr (requires { obs.on_event(e); }) obs.on_event(e);
         }

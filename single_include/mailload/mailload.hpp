@@ -769,6 +769,7 @@ struct client_stats {
     std::uint64_t messages_accepted = 0;  ///< "." answered 2xx (LMTP: by at least one recipient)
     std::uint64_t recipients_sent = 0;
     std::uint64_t recipients_accepted = 0;
+    std::uint64_t bytes_accepted = 0;  ///< content of the accepted messages as written (SMTP: end marker included)
     std::array<std::uint64_t, client_stage_count> rejected{};  ///< unexpected replies, by stage
 
     client_stats& operator+=(const client_stats& o) noexcept {
@@ -776,6 +777,7 @@ struct client_stats {
         messages_accepted += o.messages_accepted;
         recipients_sent += o.recipients_sent;
         recipients_accepted += o.recipients_accepted;
+        bytes_accepted += o.bytes_accepted;
         for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += o.rejected[i];
         return *this;
     }
@@ -994,6 +996,7 @@ private:
             if (--replies_due_ > 0) return;
             if (dot_ok_) {
                 ++stats_.messages_accepted;
+                stats_.bytes_accepted += headers_.size() + msg_.body().size();
                 push_event({client_event::accepted, client_stage::dot, 0, {}});
             }
             return end_transaction();
@@ -1697,6 +1700,38 @@ struct server_event {
     std::uint64_t size = 0;  ///< `message`: its data bytes (SMTP: end marker included)
 };
 
+/// Replies by code, in a few fixed slots (a sink's replies come from a short list): no
+/// allocation, and small enough for every idle session to carry one. A reply without a code,
+/// or with a code beyond the slots, counts under 0.
+struct reply_tally {
+    static constexpr std::size_t slots = 15;
+    std::array<std::uint16_t, slots + 1> codes{};  // codes[slots] stays 0: the overflow slot
+    std::array<std::uint64_t, slots + 1> counts{};
+
+    void add(int code, std::uint64_t n = 1) noexcept {
+        std::size_t i = code == 0 ? slots : 0;
+        while (i < slots && codes[i] != code && counts[i] != 0) ++i;
+        if (i < slots) codes[i] = static_cast<std::uint16_t>(code);
+        counts[i] += n;
+    }
+    /// The reply code at the start of `text` ("250 ..." → 250; 'K' for a QMQP "KOk").
+    void add_reply(std::string_view text, std::uint64_t n = 1) noexcept {
+        int code = 0;
+        for (std::size_t i = 0; i < 3 && i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
+            code = code * 10 + (text[i] - '0');
+        add(code, n);
+    }
+    template <class F>
+    void for_each(F&& f) const {
+        for (std::size_t i = 0; i <= slots; ++i)
+            if (counts[i]) f(int(codes[i]), counts[i]);
+    }
+    reply_tally& operator+=(const reply_tally& o) noexcept {
+        o.for_each([&](int code, std::uint64_t n) { add(code, n); });
+        return *this;
+    }
+};
+
 /// Per-connection tallies.
 struct server_stats {
     std::uint64_t messages = 0;
@@ -1704,6 +1739,7 @@ struct server_stats {
     std::uint64_t recipients = 0;  ///< recipients of the complete messages
     std::uint64_t data_bytes = 0;  ///< message data bytes, end markers included
     std::uint64_t quits = 0;
+    reply_tally replies;           ///< replies queued for writing, by code
 };
 
 /// The client's protocol as smtp-sink's dumps name it.
@@ -1954,7 +1990,7 @@ private:
         }
         if (cfg_.close.has(cmd)) {
             if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
-            out_ += "421 4.0.0 Server closing connection\r\n";
+            reply("421 4.0.0 Server closing connection\r\n");
             closing_ = true;
             hung_up_ = cmd == smtp_command::connect;
             return;
@@ -1996,7 +2032,7 @@ private:
             normal(delayed_cmd_, args_);
             after_data_ = false;
         } else if (what == pending_t::abort) {
-            out_ += "550 This violates SMTP\r\n";
+            reply("550 This violates SMTP\r\n");
             closing_ = hung_up_ = true;
         }
     }
@@ -2004,10 +2040,13 @@ private:
     void repeat_for_dot(smtp_command cmd, std::string_view text) {
         if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
         const std::uint32_t times = cmd == smtp_command::dot && cfg_.lmtp && after_data_ ? rcpts_ : 1;
-        for (std::uint32_t i = 0; i < times; ++i) out_ += text;
+        for (std::uint32_t i = 0; i < times; ++i) reply(text);
     }
 
-    void reply(std::string_view text) { out_ += text; }
+    void reply(std::string_view text) {
+        out_ += text;
+        stats_.replies.add_reply(text);
+    }
 
     static std::string_view after_colon(std::string_view args) noexcept {
         const auto colon = args.find(':');
@@ -3054,6 +3093,7 @@ public:
         case state::replied:
             if (reply_.data().starts_with('K')) {
                 ++stats_.messages_accepted;
+                stats_.bytes_accepted += request_.message_size();
                 state_ = state::finished;
                 event_ = {client_event::accepted, client_stage::dot, 0, reply_.data()};
                 return remember(next_action::event());
@@ -3138,6 +3178,7 @@ public:
         if (request_.done() && !replied_) {
             replied_ = true;
             ++stats_.messages;
+            stats_.replies.add('K');
             event_ = {server_event::message, smtp_command::dot, {}, {}, request_.size()};
             last_ = action_type::event;
             return next_action::event();
@@ -3381,6 +3422,7 @@ struct sink_counters {
     std::uint64_t recipients = 0;  ///< recipients of complete messages
     std::uint64_t data_bytes = 0;  ///< message data bytes of ended sessions
     std::uint64_t accepted = 0;    ///< connections accepted
+    sansio::reply_tally replies;   ///< replies of ended sessions, by code
 };
 
 /// What a sink run did, and the error that ended it, if any.
@@ -3390,6 +3432,7 @@ struct sink_report {
     int stop_signal = 0;  ///< the signal (of sink_options::stop_signals) that stopped it, if one did
     sink_counters totals;
     std::chrono::steady_clock::duration elapsed{};
+    std::chrono::steady_clock::duration busy{};  ///< from the first connection to the last session's end
     explicit operator bool() const noexcept { return !error; }
 };
 
@@ -3486,6 +3529,7 @@ public:
         loops_.run();
         report_.totals = counters_;
         report_.elapsed = std::chrono::steady_clock::now() - started;
+        report_.busy = counters_.sessions ? last_end_ - first_accept_ : std::chrono::steady_clock::duration{};
         return std::move(report_);
     }
 
@@ -3549,7 +3593,7 @@ private:
                 co_await slot_.async_wait(as_tuple(use_awaitable));
                 continue;
             }
-            ++counters_.accepted;
+            if (++counters_.accepted == 1) first_accept_ = std::chrono::steady_clock::now();
             auto s = std::make_shared<session>(std::move(sock), opts_, rng_);
             s->info.id = ++next_id;
             const auto ex = s->socket.get_executor();
@@ -3598,6 +3642,8 @@ private:
         s.socket.close(ignored);
         ++counters_.sessions;
         counters_.data_bytes += s.algo.stats().data_bytes;
+        counters_.replies += s.algo.stats().replies;
+        last_end_ = std::chrono::steady_clock::now();
         if constexpr (requires { obs.on_disconnect(s.info, ec, std::as_const(s.algo)); })
             obs.on_disconnect(s.info, ec, std::as_const(s.algo));
         sessions_.erase(me);
@@ -3657,6 +3703,7 @@ private:
     std::list<session*> sessions_;
     std::mt19937_64 rng_;
     sink_counters counters_;
+    std::chrono::steady_clock::time_point first_accept_, last_end_;
     sink_report report_;
     bool stopping_ = false;
 };
@@ -3779,8 +3826,9 @@ struct source_report {
 };
 
 /// An observer that wants nothing. Observers may define any of:
-/// `on_event(const sansio::client_event&)`, `on_connect_retry(error_code)` and
-/// `on_connected(socket&)`; what they leave out costs nothing. With more than one thread
+/// `on_event(const sansio::client_event&)`, `on_accepted(std::uint64_t latency_ns)` (after the
+/// `accepted` event: the message's latency as the report counts it), `on_connect_retry(error_code)`
+/// and `on_connected(socket&)`; what they leave out costs nothing. With more than one thread
 /// (thread_pool, thread_per_session) they are called from each.
 struct null_observer {};
 
@@ -4050,7 +4098,9 @@ private:
                 s.shard.reply_latency[static_cast<std::size_t>(e.stage)].record(elapsed_ns(s.sent_at));
                 s.shard.replies.add(e.stage, e.code);
             } else if (e.kind == sansio::client_event::accepted) {
-                s.shard.latency.record(elapsed_ns(s.started_at));
+                const std::uint64_t ns = elapsed_ns(s.started_at);
+                s.shard.latency.record(ns);
+                if constexpr (requires { obs.on_accepted(ns); }) obs.on_accepted(ns);
             }
             if constexpr (requires { obs.on_event(e); }) obs.on_event(e);
         }

@@ -805,5 +805,47 @@ class SinkRobustnessTest(unittest.TestCase):
         self.assertEqual(self.sink.stderr(), b"")
 
 
+
+# ================================================================================================
+# 5. --report: what our qmqp-sink accepted, against Postfix's qmqp-source
+# ================================================================================================
+
+import json  # noqa: E402
+
+
+class SinkReportTest(unittest.TestCase):
+    M, S, L = 40, 4, 300
+
+    def test_json_on_sigterm(self):
+        sink, address, _ = start_sink(OUR_SINK, ["-c", "--report=json"])
+        self.addCleanup(sink.stop)
+        res = support.run([PF_SOURCE, "-s", str(self.S), "-m", str(self.M), "-l", str(self.L), address])
+        self.assertEqual(res.returncode, 0, res)
+        # ours counts a message before it replies: every count is out once the source is done
+        self.assertEqual(sink.stdout(), counter_output(self.M))
+        self.assertEqual(sink.stop(), -signal.SIGTERM)
+        counts, line = sink.stdout().split(b"\n", 1)
+        self.assertEqual(counts + b"\n", counter_output(self.M) + b"\n")
+        report = json.loads(line)
+        self.assertEqual(report["tool"], "qmqp-sink")
+        self.assertEqual(report["stopped_by"], "SIGTERM")
+        # SIGTERM closes what is still open: every session has ended by the report
+        self.assertEqual((report["connections"], report["sessions"], report["messages"]), (self.M, self.M, self.M))
+        self.assertIsNone(report["recipients"])  # the sink does not parse the request
+        self.assertEqual(report["replies"], {"K": self.M})
+        self.assertGreater(report["data_bytes"], self.M * self.L)
+
+    def test_text_after_a_good_and_a_bad_request(self):
+        sink, _, target = start_sink(OUR_SINK, ["--report=text"])
+        self.addCleanup(sink.stop)
+        self.assertEqual(send_parts(target, [b"5:hello,"]), (b"3:KOk,", "eof"))  # any whole netstring is answered
+        self.assertEqual(send_parts(target, [b"12x"]), (b"", "eof"))
+        support.wait_until(lambda: b"netstring format error" in sink.stderr(), 10, "the warning")
+        self.assertEqual(sink.stop(), -signal.SIGTERM)
+        text = sink.stdout()
+        self.assertIn(b"qmqp-sink report\n  connections: 2 accepted, 2 sessions ended, 0 QUIT\n", text)
+        self.assertIn(b"\n  messages:    1, 11 data bytes\n", text)  # 8 + 3 bytes read
+        self.assertIn(b"\n  replies:     K\xc3\x971\n", text)
+
 if __name__ == "__main__":
     unittest.main()

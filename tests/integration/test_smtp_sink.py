@@ -2278,5 +2278,103 @@ class SyslogTest(unittest.TestCase):
         self.compare(["-v"], [WireTest.NORMAL, [(None, 1), (b"NOOP " + b"x" * 3000 + b"\r\n", 0)]], [])
 
 
+
+# ================================================================================================
+# 9. --report: what our sink accepted, against Postfix's smtp-source
+# ================================================================================================
+
+import json  # noqa: E402
+import signal  # noqa: E402
+
+
+class ReportTest(unittest.TestCase):
+    """--report=json|text at exit (-n) and on SIGTERM: counts exact, replies by code."""
+
+    M, S, R, L = 60, 3, 4, 500
+
+    def run_pf_source(self, target, lmtp):
+        res = support.run([POSTFIX_SMTP_SOURCE] + (["-L"] if lmtp else []) +
+                          ["-s", str(self.S), "-m", str(self.M), "-r", str(self.R), "-l", str(self.L),
+                           client_address(target)])
+        self.assertEqual(res.returncode, 0, res)
+
+    def check(self, report, lmtp):
+        m, r = self.M, self.R
+        self.assertEqual(report["tool"], "smtp-sink")
+        self.assertIsNone(report["error"])
+        self.assertEqual((report["connections"], report["sessions"], report["quits"]), (m, m, m))
+        self.assertEqual((report["messages"], report["recipients"]), (m, m * r))
+        self.assertGreaterEqual(report["data_bytes"], m * self.L)
+        # HELO/LHLO, MAIL, each RCPT and '.' (LMTP: one per recipient) get 250
+        ok = m * (2 + r + (r if lmtp else 1))
+        self.assertEqual(report["replies"], {"220": m, "250": ok, "354": m, "221": m})
+        self.assertGreater(report["busy_s"], 0)
+        self.assertLessEqual(report["busy_s"], report["elapsed_s"])
+
+    def test_json_at_exit_smtp_and_lmtp(self):
+        for lmtp in (False, True):
+            with self.subTest(lmtp=lmtp):
+                server, target = start_sink(OURS, (["-L"] if lmtp else []) + ["--report=json", "-n", str(self.M)])
+                self.addCleanup(server.stop)
+                self.run_pf_source(target, lmtp)
+                self.assertEqual(wait_exit(server, 20), 0)
+                out = server.stdout()
+                self.assertTrue(out.endswith(b"}\n"), out)
+                report = json.loads(out)
+                self.check(report, lmtp)
+                self.assertIsNone(report["stopped_by"])
+
+    def test_text_on_sigterm_after_the_counter_line(self):
+        server, target = start_sink(OURS, ["-c", "--report=text"])
+        self.addCleanup(server.stop)
+        self.run_pf_source(target, False)
+        wait_counters(server, lambda rec: rec["sess"] == self.M, 20, "every session counted")
+        self.assertEqual(server.stop(), -signal.SIGTERM)  # ends as the signal would have
+        counters_line, text = server.stdout().split(b"\n", 1)
+        self.assertTrue(counters_line.endswith(b"sess=%d quit=%d mesg=%d\r" % (self.M, self.M, self.M)))
+        m, r = self.M, self.R
+        self.assertIn(b"smtp-sink report\n  connections: %d accepted, %d sessions ended, %d QUIT\n" % (m, m, m), text)
+        self.assertIn(b"\n  messages:    %d, %d recipients, " % (m, m * r), text)
+        self.assertIn(b"\n  replies:     220\xc3\x97%d 250\xc3\x97%d 354\xc3\x97%d 221\xc3\x97%d\n"
+                      % (m, m * (3 + r), m, m), text)
+        self.assertIn(b"\n  stopped by:  SIGTERM\n", text)
+
+    def test_rejections_counted_by_code(self):
+        """-r rcpt tempfails every RCPT with the -b reply (450): Postfix's source gives up at
+        once (fatal) and the sink's report says what it answered."""
+        server, target = start_sink(OURS, ["-r", "rcpt", "--report=json", "-n", "1"])
+        self.addCleanup(server.stop)
+        res = support.run([POSTFIX_SMTP_SOURCE, "-s", "1", "-m", "5", client_address(target)])
+        self.assertEqual(res.returncode, 1, res)
+        self.assertIn(b"recipient rejected: 450 4.3.0 Error: command failed", res.stderr)
+        self.assertEqual(wait_exit(server, 20), 0)
+        report = json.loads(server.stdout())
+        self.assertEqual((report["sessions"], report["quits"], report["messages"]), (1, 0, 0))
+        self.assertEqual(report["replies"], {"220": 1, "250": 2, "450": 1})
+
+    def test_our_source_and_sink_agree_byte_for_byte(self):
+        """Our source's bytes_accepted equals our sink's data_bytes: every byte of every message
+        counted on both sides (lock-step, pipelined, LMTP, -l, -d)."""
+        for options in ([], ["--pipelining", "-d"], ["-L", "-r", "3"], ["-l", "20000", "-d"]):
+            with self.subTest(options=options):
+                sessions = self.S if "-d" in options else self.M  # without -d: one per message
+                server, target = start_sink(OURS, (["-L"] if "-L" in options else [])
+                                            + ["--report=json", "-n", str(sessions)])
+                self.addCleanup(server.stop)
+                res = support.run([OUR_SOURCE, "--report=json", "-s", str(self.S), "-m", str(self.M)] + options
+                                  + [client_address(target)])
+                self.assertEqual(res.returncode, 0, res)
+                self.assertEqual(wait_exit(server, 20), 0)
+                ours, sink = json.loads(res.stdout), json.loads(server.stdout())
+                self.assertEqual((ours["messages"]["accepted"], sink["messages"]), (self.M, self.M))
+                self.assertGreater(ours["bytes_accepted"], 0)
+                self.assertEqual(ours["bytes_accepted"], sink["data_bytes"])
+
+    def test_bad_format(self):
+        res = support.run([OURS, "--report=xml", "127.0.0.1:1", "1"])
+        self.assertEqual(res.returncode, 1)
+        self.assertIn(b"xml", res.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

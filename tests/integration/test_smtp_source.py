@@ -977,5 +977,37 @@ class OpenLoopTest(unittest.TestCase):
             self.assertEqual(res.returncode, 1)
             self.assertTrue(res.stderr.endswith(b"fatal: do not use --rate with -w or -R\n"), res)
 
+    PROGRESS = re.compile(rb"progress: (\d+\.\d) s, (\d+) sent, (\d+) accepted, (\d+) msg/s, (\d+) errors, "
+                          rb"p99 (\d+\.\d{3}) ms( \(whole run\))?")
+
+    def test_progress_lines_add_up_to_the_report(self):
+        """--progress: a line a second on stderr (not a terminal here: one line each), counts
+        that only grow, and a last line for the whole run that agrees with --report."""
+        for model in ([], ["--threads=2"]):
+            with self.subTest(model=model):
+                _, address = self.sink()
+                res = support.run([OURS, "--progress", "--report=json", "--rate=500", "--duration=2.5", "-s", "5"]
+                                  + model + [address])
+                self.assertEqual(res.returncode, 0, res)
+                lines = res.stderr.decode().splitlines(keepends=True)
+                self.assertTrue(all(line.endswith("\n") and "\r" not in line and "\033" not in line for line in lines))
+                found = [self.PROGRESS.fullmatch(line.rstrip("\n").encode()) for line in lines]
+                self.assertTrue(all(found), lines)
+                # the run lasts at least 2.5 s: lines at 1 s and 2 s, then the whole run's
+                self.assertGreaterEqual(len(found), 3)
+                self.assertTrue(all(m.group(7) is None for m in found[:-1]))
+                self.assertIsNotNone(found[-1].group(7))
+                sent = [int(m.group(2)) for m in found]
+                accepted = [int(m.group(3)) for m in found]
+                self.assertEqual(sent, sorted(sent))
+                self.assertEqual(accepted, sorted(accepted))
+                report = json.loads(res.stdout)
+                self.assertEqual(report["messages"]["accepted"], 1250)
+                self.assertEqual((sent[-1], accepted[-1]), (1250, 1250))
+                self.assertEqual(int(found[-1].group(5)), 0)
+                whole_p99 = float(found[-1].group(6))
+                self.assertAlmostEqual(whole_p99, report["latency_ms"]["message"]["p99"], delta=0.0015)
+
+
 if __name__ == "__main__":
     unittest.main()

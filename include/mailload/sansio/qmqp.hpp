@@ -123,6 +123,7 @@ public:
         case state::replied:
             if (reply_.data().starts_with('K')) {
                 ++stats_.messages_accepted;
+                stats_.bytes_accepted += request_.message_size();
                 state_ = state::finished;
                 event_ = {client_event::accepted, client_stage::dot, 0, reply_.data()};
                 return remember(next_action::event());
@@ -207,6 +208,7 @@ public:
         if (request_.done() && !replied_) {
             replied_ = true;
             ++stats_.messages;
+            stats_.replies.add('K');
             event_ = {server_event::message, smtp_command::dot, {}, {}, request_.size()};
             last_ = action_type::event;
             return next_action::event();

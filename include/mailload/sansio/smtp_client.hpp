@@ -70,6 +70,7 @@ struct client_stats {
     std::uint64_t messages_accepted = 0;  ///< "." answered 2xx (LMTP: by at least one recipient)
     std::uint64_t recipients_sent = 0;
     std::uint64_t recipients_accepted = 0;
+    std::uint64_t bytes_accepted = 0;  ///< content of the accepted messages as written (SMTP: end marker included)
     std::array<std::uint64_t, client_stage_count> rejected{};  ///< unexpected replies, by stage
 
     client_stats& operator+=(const client_stats& o) noexcept {
@@ -77,6 +78,7 @@ struct client_stats {
         messages_accepted += o.messages_accepted;
         recipients_sent += o.recipients_sent;
         recipients_accepted += o.recipients_accepted;
+        bytes_accepted += o.bytes_accepted;
         for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += o.rejected[i];
         return *this;
     }
@@ -295,6 +297,7 @@ private:
             if (--replies_due_ > 0) return;
             if (dot_ok_) {
                 ++stats_.messages_accepted;
+                stats_.bytes_accepted += headers_.size() + msg_.body().size();
                 push_event({client_event::accepted, client_stage::dot, 0, {}});
             }
             return end_transaction();

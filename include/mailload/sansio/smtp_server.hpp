@@ -118,6 +118,38 @@ struct server_event {
     std::uint64_t size = 0;  ///< `message`: its data bytes (SMTP: end marker included)
 };
 
+/// Replies by code, in a few fixed slots (a sink's replies come from a short list): no
+/// allocation, and small enough for every idle session to carry one. A reply without a code,
+/// or with a code beyond the slots, counts under 0.
+struct reply_tally {
+    static constexpr std::size_t slots = 15;
+    std::array<std::uint16_t, slots + 1> codes{};  // codes[slots] stays 0: the overflow slot
+    std::array<std::uint64_t, slots + 1> counts{};
+
+    void add(int code, std::uint64_t n = 1) noexcept {
+        std::size_t i = code == 0 ? slots : 0;
+        while (i < slots && codes[i] != code && counts[i] != 0) ++i;
+        if (i < slots) codes[i] = static_cast<std::uint16_t>(code);
+        counts[i] += n;
+    }
+    /// The reply code at the start of `text` ("250 ..." → 250; 'K' for a QMQP "KOk").
+    void add_reply(std::string_view text, std::uint64_t n = 1) noexcept {
+        int code = 0;
+        for (std::size_t i = 0; i < 3 && i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
+            code = code * 10 + (text[i] - '0');
+        add(code, n);
+    }
+    template <class F>
+    void for_each(F&& f) const {
+        for (std::size_t i = 0; i <= slots; ++i)
+            if (counts[i]) f(int(codes[i]), counts[i]);
+    }
+    reply_tally& operator+=(const reply_tally& o) noexcept {
+        o.for_each([&](int code, std::uint64_t n) { add(code, n); });
+        return *this;
+    }
+};
+
 /// Per-connection tallies.
 struct server_stats {
     std::uint64_t messages = 0;
@@ -125,6 +157,7 @@ struct server_stats {
     std::uint64_t recipients = 0;  ///< recipients of the complete messages
     std::uint64_t data_bytes = 0;  ///< message data bytes, end markers included
     std::uint64_t quits = 0;
+    reply_tally replies;           ///< replies queued for writing, by code
 };
 
 /// The client's protocol as smtp-sink's dumps name it.
@@ -375,7 +408,7 @@ private:
         }
         if (cfg_.close.has(cmd)) {
             if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
-            out_ += "421 4.0.0 Server closing connection\r\n";
+            reply("421 4.0.0 Server closing connection\r\n");
             closing_ = true;
             hung_up_ = cmd == smtp_command::connect;
             return;
@@ -417,7 +450,7 @@ private:
             normal(delayed_cmd_, args_);
             after_data_ = false;
         } else if (what == pending_t::abort) {
-            out_ += "550 This violates SMTP\r\n";
+            reply("550 This violates SMTP\r\n");
             closing_ = hung_up_ = true;
         }
     }
@@ -425,10 +458,13 @@ private:
     void repeat_for_dot(smtp_command cmd, std::string_view text) {
         if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
         const std::uint32_t times = cmd == smtp_command::dot && cfg_.lmtp && after_data_ ? rcpts_ : 1;
-        for (std::uint32_t i = 0; i < times; ++i) out_ += text;
+        for (std::uint32_t i = 0; i < times; ++i) reply(text);
     }
 
-    void reply(std::string_view text) { out_ += text; }
+    void reply(std::string_view text) {
+        out_ += text;
+        stats_.replies.add_reply(text);
+    }
 
     static std::string_view after_colon(std::string_view args) noexcept {
         const auto colon = args.find(':');

@@ -1869,3 +1869,27 @@ BOOST_FIXTURE_TEST_CASE(start_begins_a_new_connection, fixture)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(reply_tally_counts_by_code_and_overflows_into_0)
+{
+    reply_tally t;
+    t.add_reply("250 2.0.0 Ok\r\n");
+    t.add_reply("250-smtp-sink\r\n250 DSN\r\n");  // one reply however many lines
+    t.add_reply("354 End data\r\n", 3);
+    t.add_reply("x");  // no code
+    for (int code = 400; code < 400 + int(reply_tally::slots); ++code) t.add(code);  // 13 fit, 2 overflow
+    std::vector<std::pair<int, std::uint64_t>> seen;
+    t.for_each([&](int code, std::uint64_t n) { seen.emplace_back(code, n); });
+    BOOST_TEST_REQUIRE(seen.size() == reply_tally::slots + 1);
+    BOOST_TEST((seen[0] == std::pair<int, std::uint64_t>{250, 2}));
+    BOOST_TEST((seen[1] == std::pair<int, std::uint64_t>{354, 3}));
+    BOOST_TEST((seen[2] == std::pair<int, std::uint64_t>{400, 1}));
+    BOOST_TEST((seen[reply_tally::slots - 1] == std::pair<int, std::uint64_t>{412, 1}));
+    BOOST_TEST((seen.back() == std::pair<int, std::uint64_t>{0, 3}));  // "x", 413 and 414
+    reply_tally sum;
+    sum += t;
+    sum += t;
+    std::uint64_t total = 0;
+    sum.for_each([&](int, std::uint64_t n) { total += n; });
+    BOOST_TEST(total == 2 * (2 + 3 + 1 + reply_tally::slots));
+}
