@@ -63,6 +63,12 @@ concept protocol = requires {
     { P::make_content(c, m) } -> std::same_as<typename P::client_content>;
 } && sansio_algorithm<typename P::client_algorithm> && sansio_algorithm<typename P::server_algorithm>;
 
+/// A client socket's options, set before connect.
+struct client_socket_options {
+    int window = 0;         ///< -T: SO_SNDBUF and SO_RCVBUF; 0: the system's
+    bool no_delay = false;  ///< TCP_NODELAY (inet): for messages larger than one segment
+};
+
 /// Transport policy: the socket family and how an address argument becomes an endpoint.
 ///
 /// | expression                   | type                          | semantics                        |
@@ -71,19 +77,20 @@ concept protocol = requires {
 /// | `T::protocol_type`           | an Asio stream protocol       | tcp or local::stream_protocol    |
 /// | `T::accepts(spec)`           | bool                          | the spec is of this transport    |
 /// | `T::resolve(spec)`           | resolved_endpoint<endpoint>   | Postfix's resolution rules       |
-/// | `T::prepare(socket, window)` | void                          | socket options before connect    |
+/// | `T::prepare(socket, opts)`   | void                          | client_socket_options, before connect |
 /// | `T::resolve_listen(spec)`    | resolved_endpoint<endpoint>   | a listen address (wildcard host) |
 /// | `T::bind(acceptor, ep, window, ec, what)` | void             | open, set options, bind          |
 /// | `T::peer_name(endpoint)`     | std::string                   | "127.0.0.1", "::1", "local"      |
 template <class T>
 concept transport = requires(const sansio::endpoint_spec& spec, typename T::protocol_type::socket& s,
                              typename T::protocol_type::acceptor& a, const typename T::protocol_type::endpoint& ep,
-                             int window, boost::system::error_code& ec, std::string& what) {
+                             int window, const client_socket_options& opts, boost::system::error_code& ec,
+                             std::string& what) {
     { T::name } -> std::convertible_to<std::string_view>;
     { T::accepts(spec) } -> std::same_as<bool>;
     { T::resolve(spec) } -> std::same_as<resolved_endpoint<typename T::protocol_type::endpoint>>;
     { T::resolve_listen(spec) } -> std::same_as<resolved_endpoint<typename T::protocol_type::endpoint>>;
-    T::prepare(s, window);
+    T::prepare(s, opts);
     T::bind(a, ep, window, ec, what);
     { T::peer_name(ep) } -> std::same_as<std::string>;
 };

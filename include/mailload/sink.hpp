@@ -224,7 +224,9 @@ private:
                 co_await slot_.async_wait(as_tuple(use_awaitable));
                 continue;
             }
-            auto [ec, sock] = co_await acceptor_.async_accept(loops_.executor_for(next_id), as_tuple(use_awaitable));
+            typename Transport::protocol_type::endpoint peer;  // from accept() itself: no getpeername()
+            auto [ec, sock] =
+                co_await acceptor_.async_accept(loops_.executor_for(next_id), peer, as_tuple(use_awaitable));
             if (stopping_) break;
             if (ec) {  // out of descriptors and the like: give sessions a moment to end
                 slot_.expires_after(std::chrono::milliseconds(50));
@@ -234,6 +236,7 @@ private:
             if (++counters_.accepted == 1) first_accept_ = std::chrono::steady_clock::now();
             auto s = std::make_shared<session>(std::move(sock), opts_, rng_);
             s->info.id = ++next_id;
+            s->info.peer = Transport::peer_name(peer);
             const auto ex = s->socket.get_executor();
             boost::asio::co_spawn(ex, serve(std::move(s), obs), boost::asio::detached);
         }
@@ -264,8 +267,6 @@ private:
         sessions_.push_back(&s);
         const auto me = std::prev(sessions_.end());
         boost::system::error_code ec;
-        const auto peer = s.socket.remote_endpoint(ec);
-        s.info.peer = ec ? std::string("unknown") : Transport::peer_name(peer);
         s.info.family = s.info.peer == "local"                               ? session_info::local
                         : s.info.peer.find(':') != std::string::npos ? session_info::inet6
                                                                              : session_info::inet4;

@@ -157,6 +157,8 @@ public:
         opts_.client.lmtp = Protocol::is_lmtp;
         opts_.client.replies = true;                  // each reply is timed and counted
         opts_.client.pipeline_next = !Pacing::paced;  // claiming early would skip the wait
+        const std::size_t content = opts_.message.file_content ? opts_.message.file_content->size() : opts_.message.length;
+        socket_options_ = {opts_.window_size, content > large_message};
     }
 
     /// Parses and resolves `address` (`[inet:]host[:port]` or `unix:pathname`) and runs.
@@ -471,7 +473,7 @@ private:
             const auto began = clock::now();
             auto ec = co_await io::connect(
                 s.socket, endpoint, opts_.connect_attempts, s.deadline,
-                [this](socket_type& sock) { Transport::prepare(sock, opts_.window_size); },
+                [this](socket_type& sock) { Transport::prepare(sock, socket_options_); },
                 [this, &s, &obs](boost::system::error_code e) {
                     on_connect_failure(s, e);
                     (void)obs;  // used only by observers that take on_connect_retry()
@@ -502,7 +504,7 @@ private:
             const auto began = clock::now();
             auto ec = io::connect_blocking(  // a connect in progress is bounded by its time limit
                 s.socket, endpoint, opts_.connect_attempts, opts_.timeout,
-                [this](socket_type& sock) { Transport::prepare(sock, opts_.window_size); },
+                [this](socket_type& sock) { Transport::prepare(sock, socket_options_); },
                 [this, &s, &obs](boost::system::error_code e) {
                     on_connect_failure(s, e);
                     (void)obs;
@@ -538,6 +540,8 @@ private:
     Concurrency* loops_ = nullptr;
     std::vector<std::unique_ptr<session>>* sessions_ = nullptr;
     clock::time_point started_, ends_;
+    static constexpr std::size_t large_message = 16384;  // over this, TCP_NODELAY (see inet::prepare)
+    client_socket_options socket_options_;
     std::atomic<std::uint64_t> claimed_{0};
     std::atomic<std::uint64_t> rcpt_sequence_{0};
     std::atomic<bool> stopping_{false};

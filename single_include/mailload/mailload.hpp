@@ -1220,6 +1220,12 @@ concept protocol = requires {
     { P::make_content(c, m) } -> std::same_as<typename P::client_content>;
 } && sansio_algorithm<typename P::client_algorithm> && sansio_algorithm<typename P::server_algorithm>;
 
+/// A client socket's options, set before connect.
+struct client_socket_options {
+    int window = 0;         ///< -T: SO_SNDBUF and SO_RCVBUF; 0: the system's
+    bool no_delay = false;  ///< TCP_NODELAY (inet): for messages larger than one segment
+};
+
 /// Transport policy: the socket family and how an address argument becomes an endpoint.
 ///
 /// | expression                   | type                          | semantics                        |
@@ -1228,19 +1234,20 @@ concept protocol = requires {
 /// | `T::protocol_type`           | an Asio stream protocol       | tcp or local::stream_protocol    |
 /// | `T::accepts(spec)`           | bool                          | the spec is of this transport    |
 /// | `T::resolve(spec)`           | resolved_endpoint<endpoint>   | Postfix's resolution rules       |
-/// | `T::prepare(socket, window)` | void                          | socket options before connect    |
+/// | `T::prepare(socket, opts)`   | void                          | client_socket_options, before connect |
 /// | `T::resolve_listen(spec)`    | resolved_endpoint<endpoint>   | a listen address (wildcard host) |
 /// | `T::bind(acceptor, ep, window, ec, what)` | void             | open, set options, bind          |
 /// | `T::peer_name(endpoint)`     | std::string                   | "127.0.0.1", "::1", "local"      |
 template <class T>
 concept transport = requires(const sansio::endpoint_spec& spec, typename T::protocol_type::socket& s,
                              typename T::protocol_type::acceptor& a, const typename T::protocol_type::endpoint& ep,
-                             int window, boost::system::error_code& ec, std::string& what) {
+                             int window, const client_socket_options& opts, boost::system::error_code& ec,
+                             std::string& what) {
     { T::name } -> std::convertible_to<std::string_view>;
     { T::accepts(spec) } -> std::same_as<bool>;
     { T::resolve(spec) } -> std::same_as<resolved_endpoint<typename T::protocol_type::endpoint>>;
     { T::resolve_listen(spec) } -> std::same_as<resolved_endpoint<typename T::protocol_type::endpoint>>;
-    T::prepare(s, window);
+    T::prepare(s, opts);
     T::bind(a, ep, window, ec, what);
     { T::peer_name(ep) } -> std::same_as<std::string>;
 };
@@ -3586,7 +3593,9 @@ private:
                 co_await slot_.async_wait(as_tuple(use_awaitable));
                 continue;
             }
-            auto [ec, sock] = co_await acceptor_.async_accept(loops_.executor_for(next_id), as_tuple(use_awaitable));
+            typename Transport::protocol_type::endpoint peer;  // from accept() itself: no getpeername()
+            auto [ec, sock] =
+                co_await acceptor_.async_accept(loops_.executor_for(next_id), peer, as_tuple(use_awaitable));
             if (stopping_) break;
             if (ec) {  // out of descriptors and the like: give sessions a moment to end
                 slot_.expires_after(std::chrono::milliseconds(50));
@@ -3596,6 +3605,7 @@ private:
             if (++counters_.accepted == 1) first_accept_ = std::chrono::steady_clock::now();
             auto s = std::make_shared<session>(std::move(sock), opts_, rng_);
             s->info.id = ++next_id;
+            s->info.peer = Transport::peer_name(peer);
             const auto ex = s->socket.get_executor();
             boost::asio::co_spawn(ex, serve(std::move(s), obs), boost::asio::detached);
         }
@@ -3626,8 +3636,6 @@ private:
         sessions_.push_back(&s);
         const auto me = std::prev(sessions_.end());
         boost::system::error_code ec;
-        const auto peer = s.socket.remote_endpoint(ec);
-        s.info.peer = ec ? std::string("unknown") : Transport::peer_name(peer);
         s.info.family = s.info.peer == "local"                               ? session_info::local
                         : s.info.peer.find(':') != std::string::npos ? session_info::inet6
                                                                              : session_info::inet4;
@@ -3857,6 +3865,8 @@ public:
         opts_.client.lmtp = Protocol::is_lmtp;
         opts_.client.replies = true;                  // each reply is timed and counted
         opts_.client.pipeline_next = !Pacing::paced;  // claiming early would skip the wait
+        const std::size_t content = opts_.message.file_content ? opts_.message.file_content->size() : opts_.message.length;
+        socket_options_ = {opts_.window_size, content > large_message};
     }
 
     /// Parses and resolves `address` (`[inet:]host[:port]` or `unix:pathname`) and runs.
@@ -4171,7 +4181,7 @@ private:
             const auto began = clock::now();
             auto ec = co_await io::connect(
                 s.socket, endpoint, opts_.connect_attempts, s.deadline,
-                [this](socket_type& sock) { Transport::prepare(sock, opts_.window_size); },
+                [this](socket_type& sock) { Transport::prepare(sock, socket_options_); },
                 [this, &s, &obs](boost::system::error_code e) {
                     on_connect_failure(s, e);
                     (void)obs;  // used only by observers that take on_connect_retry()
@@ -4202,7 +4212,7 @@ private:
             const auto began = clock::now();
             auto ec = io::connect_blocking(  // a connect in progress is bounded by its time limit
                 s.socket, endpoint, opts_.connect_attempts, opts_.timeout,
-                [this](socket_type& sock) { Transport::prepare(sock, opts_.window_size); },
+                [this](socket_type& sock) { Transport::prepare(sock, socket_options_); },
                 [this, &s, &obs](boost::system::error_code e) {
                     on_connect_failure(s, e);
                     (void)obs;
@@ -4238,6 +4248,8 @@ private:
     Concurrency* loops_ = nullptr;
     std::vector<std::unique_ptr<session>>* sessions_ = nullptr;
     clock::time_point started_, ends_;
+    static constexpr std::size_t large_message = 16384;  // over this, TCP_NODELAY (see inet::prepare)
+    client_socket_options socket_options_;
     std::atomic<std::uint64_t> claimed_{0};
     std::atomic<std::uint64_t> rcpt_sequence_{0};
     std::atomic<bool> stopping_{false};
@@ -4292,12 +4304,12 @@ namespace detail {
 /// Socket options every client connection gets: an abortive close (SO_LINGER 0, so no
 /// TIME_WAIT piles up at high connection rates, as Postfix's tools do) and -T's buffer sizes.
 template <class Socket>
-void prepare_client_socket(Socket& s, int window) {
+void prepare_client_socket(Socket& s, const client_socket_options& o) {
     boost::system::error_code ignored;
     s.set_option(boost::asio::socket_base::linger(true, 0), ignored);
-    if (window > 0) {
-        s.set_option(boost::asio::socket_base::send_buffer_size(window), ignored);
-        s.set_option(boost::asio::socket_base::receive_buffer_size(window), ignored);
+    if (o.window > 0) {
+        s.set_option(boost::asio::socket_base::send_buffer_size(o.window), ignored);
+        s.set_option(boost::asio::socket_base::receive_buffer_size(o.window), ignored);
     }
 }
 }  // namespace detail
@@ -4329,13 +4341,14 @@ struct inet {
         return r;
     }
 
-    /// Client options, and TCP_NODELAY: every write is a whole command, burst or message part,
-    /// so Nagle would only hold a message's last small segment back until the sink's delayed
-    /// ACK (W3, 1 MB messages: twice the throughput with it off).
-    static void prepare(protocol_type::socket& s, int window) {
-        detail::prepare_client_socket(s, window);
+    /// Client options, and TCP_NODELAY when asked: every write is a whole command, burst or
+    /// message, so Nagle only ever holds back the last small segment of a write larger than one
+    /// segment, until the sink's delayed ACK (W3, 1 MB messages: twice the throughput without
+    /// it). Smaller messages skip the extra system call per connection.
+    static void prepare(protocol_type::socket& s, const client_socket_options& o) {
+        detail::prepare_client_socket(s, o);
         boost::system::error_code ignored;
-        s.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+        if (o.no_delay) s.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
     }
 
     /// A listen address: a host resolves as for clients; no host means the wildcard, which for
@@ -4419,7 +4432,9 @@ struct unix_domain {
         return r;
     }
 
-    static void prepare(protocol_type::socket& s, int window) { detail::prepare_client_socket(s, window); }
+    static void prepare(protocol_type::socket& s, const client_socket_options& o) {
+        detail::prepare_client_socket(s, o);
+    }
 
     static resolved_endpoint<protocol_type::endpoint> resolve_listen(const sansio::endpoint_spec& spec) {
         return resolve(spec);

@@ -31,7 +31,9 @@ struct unix_domain {
         return r;
     }
 
-    static void prepare(protocol_type::socket& s, int window) { detail::prepare_client_socket(s, window); }
+    static void prepare(protocol_type::socket& s, const client_socket_options& o) {
+        detail::prepare_client_socket(s, o);
+    }
 
     static resolved_endpoint<protocol_type::endpoint> resolve_listen(const sansio::endpoint_spec& spec) {
         return resolve(spec);
