@@ -1961,6 +1961,9 @@ class LostConnectionTest(unittest.TestCase):
         self.addCleanup(client.close)
         client.wait_stalled(server)
         client.reset()
+        # the failed write is reported before settle()'s session starts, so the two sessions'
+        # -v lines cannot interleave
+        support.wait_until(lambda: b"warning: " in server.stderr(), 10, "the failed write's warning")
         settle(server, 1)
         return norm_verbose(server.stderr(), program), counters(server)
 
