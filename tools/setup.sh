@@ -9,7 +9,7 @@ packages=(
     g++ clang cmake ninja-build meson pkg-config python3 git ca-certificates
     libboost1.81-dev libboost-test1.81-dev libssl-dev
     postfix swaks procps iproute2 netbase
-    valgrind
+    valgrind groff-base man-db
 )
 
 sudo_cmd=()
