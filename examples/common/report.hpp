@@ -34,7 +34,7 @@ inline boost::json::object source_report_json(std::string_view tool, const maill
                                               const source_cli& how, const mailload::source_options& o) {
     namespace json = boost::json;
     using mailload::sansio::client_stage;
-    static constexpr const char* stages[] = {"greeting", "helo", "mail", "rcpt", "data", "dot", "rset", "quit"};
+    const auto& stages = mailload::sansio::client_stage_names;
     const bool qmqp = tool == "qmqp-source";
     const double seconds = std::chrono::duration<double>(r.elapsed).count();
     const auto& t = r.totals;

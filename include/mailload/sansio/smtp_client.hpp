@@ -22,6 +22,9 @@ namespace mailload::sansio {
 /// The step of the dialog a reply or an error belongs to.
 enum class client_stage : std::uint8_t { greeting, helo, mail, rcpt, data, dot, rset, quit };
 inline constexpr std::size_t client_stage_count = 8;
+/// Each stage's name as the reports spell it, indexed by client_stage.
+inline constexpr std::array<std::string_view, client_stage_count> client_stage_names = {
+    "greeting", "helo", "mail", "rcpt", "data", "dot", "rset", "quit"};
 
 /// How recipient addresses are numbered (smtp-source's -N and -r).
 enum class rcpt_numbering : std::uint8_t {
