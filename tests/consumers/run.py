@@ -7,7 +7,7 @@
     run.py --meson-build DIR [--cxx COMPILER]   # meson install --destdir into a fresh directory, then:
         installed tree, pkg-config (the .pc is relocatable: it works under DESTDIR), Meson subproject
 
-Each consumer is a copy of tests/consumers/<kind>/ with consumer.cpp beside it, built with the
+Each consumer is a copy of tests/consumers/<kind>/ with my_tool.cpp beside it, built with the
 compiler given and run: it must print "consumer: mailload <version>, 20 accepted, 20 received".
 The bare `g++ -std=c++20 -I single_include` build is tools/test.sh's step f. Stdlib only.
 """
@@ -60,15 +60,12 @@ class Installed:
     prefix = None    # where the install's <prefix> is
     cmake_package = False
 
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
     def project(self, kind):
-        """A fresh copy of tests/consumers/<kind>/ with consumer.cpp beside it."""
+        """A fresh copy of tests/consumers/<kind>/ (if there is one) with my_tool.cpp beside it."""
         where = tempfile.mkdtemp(prefix=kind + "-", dir=self.tmp)
-        shutil.copytree(os.path.join(HERE, kind), where, dirs_exist_ok=True)
-        shutil.copy(os.path.join(HERE, "consumer.cpp"), where)
+        if os.path.isdir(os.path.join(HERE, kind)):
+            shutil.copytree(os.path.join(HERE, kind), where, dirs_exist_ok=True)
+        shutil.copy(os.path.join(HERE, "my_tool.cpp"), where)
         return where
 
     def run_consumer(self, exe):
@@ -80,7 +77,7 @@ class Installed:
         run(["cmake", "-S", src, "-B", out, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Debug",
              "-DCMAKE_CXX_COMPILER=" + self.cxx] + list(defines))
         run(["cmake", "--build", out])
-        self.run_consumer(os.path.join(out, "consumer"))
+        self.run_consumer(os.path.join(out, "my_tool"))
         return out
 
     # -- the installed tree ----------------------------------------------------------------
@@ -111,8 +108,8 @@ class Installed:
         self.assertIn("-I" + os.path.join(self.prefix, "include"), [os.path.normpath(f) if f.startswith("-I")
                                                                     else f for f in flags])
         src = self.project("pkg_config")
-        exe = os.path.join(src, "consumer")
-        run([self.cxx, os.path.join(src, "consumer.cpp"), "-o", exe] + flags)
+        exe = os.path.join(src, "my_tool")
+        run([self.cxx, os.path.join(src, "my_tool.cpp"), "-o", exe] + flags)
         self.run_consumer(exe)
 
 
@@ -122,6 +119,7 @@ class CMakeInstall(Installed, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mailload-consumers-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         cls.prefix = os.path.join(cls.tmp, "prefix")
         run(["cmake", "--install", cls.build, "--prefix", cls.prefix])
 
@@ -149,6 +147,7 @@ class MesonInstall(Installed, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mailload-consumers-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         destdir = os.path.join(cls.tmp, "destdir")
         run(["meson", "install", "-C", cls.build, "--no-rebuild", "--destdir", destdir])
         options = json.loads(run(["meson", "introspect", "--buildoptions", cls.build]))
@@ -162,7 +161,7 @@ class MesonInstall(Installed, unittest.TestCase):
         run(["meson", "setup", out, src, "--force-fallback-for=mailload", "--buildtype=debug"],
             env=dict(os.environ, CXX=self.cxx))
         run(["meson", "compile", "-C", out])
-        self.run_consumer(os.path.join(out, "consumer"))
+        self.run_consumer(os.path.join(out, "my_tool"))
 
 
 def main():

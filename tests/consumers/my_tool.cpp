@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSL-1.0
-// The program every consumer project under tests/consumers/ builds, however it found mailload
+// my_tool.cpp: the program every consumer project under tests/consumers/ builds, however it found mailload
 // (find_package, add_subdirectory, a Meson subproject, pkg-config, -I single_include): a sink on
 // an ephemeral 127.0.0.1 port and a source sending it 20 messages over 2 sessions, in one process.
 // Exit status 0 and "consumer: mailload X.Y.Z, 20 accepted, 20 received" when both sides agree.
