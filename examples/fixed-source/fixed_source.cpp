@@ -1,12 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
-// fixed-source — a custom tool with every policy fixed at compile time (no mailload::dispatch)
-//
-//   fixed-source [-d] [-l length] [-m count] [-s sessions] host:port
-//
-// SMTP over IPv4, one event loop, no pacing. For these flags it sends the bytes that
-// `smtp-source -4` sends; bench/zero_overhead.py checks that the two run the same per-message
-// code (issue 5: "zero overhead").
-
+// fixed-source [-d] [-l length] [-m count] [-s sessions] host:port — every policy fixed at compile
+// time, no mailload::dispatch; for these flags, the bytes of `smtp-source -4`. See docs/tutorial.md.
 #include <mailload/mailload.hpp>
 
 #include <unistd.h>
@@ -15,18 +9,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <string>
+#include <string_view>
 
-namespace {
-// A positive decimal number, or 0 for anything else.
-unsigned long number(const char* s) {
+static unsigned long number(const char* s) {  // a positive decimal number, or 0
     char* end = nullptr;
     const long v = std::strtol(s, &end, 10);
     return *s && !*end && v > 0 ? static_cast<unsigned long>(v) : 0;
 }
-}  // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 2 && std::string_view(argv[1]) == "--version")
+        return std::printf("fixed-source (mailload) %s\n", mailload::version) < 0;
     std::signal(SIGPIPE, SIG_IGN);
     mailload::source_options o;  // defaults: 1 session, 1 message, a four-line body
     bool ok = true;
@@ -43,9 +36,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s [-d] [-l length] [-m count] [-s sessions] host:port\n", argv[0]);
         return 1;
     }
-
-    // What smtp-source does without -M, -f, -t: this host's name, foo@ it, a Postfix 3.8 Date:.
-    char host[256] = {};
+    char host[256] = {};  // as smtp-source without -M -f -t: this host's name, foo@ it, 3.8's Date:
     ::gethostname(host, sizeof host - 1);
     o.client.helo_name = o.message.myhostname = host;
     o.client.sender = o.client.recipient = o.message.sender = "foo@" + std::string(host);
