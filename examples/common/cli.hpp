@@ -144,8 +144,8 @@ inline std::string report_format(const char* arg) {  // --report=text|json
         fatal(std::string("bad --report format: ") + arg);
     return arg;
 }
-[[noreturn]] inline void version() {
-    std::printf("%s (mailload) %s\n", program.c_str(), mailload::version);
+[[noreturn]] inline void version() {  // "smtp-source (mailload) 0.1.0": the name without its directory
+    std::printf("%s (mailload) %s\n", program.substr(program.rfind('/') + 1).c_str(), mailload::version);
     std::exit(0);
 }
 
