@@ -10,6 +10,12 @@
 3. No file under include/mailload/sansio/ includes <boost/asio...>.
 4. Every header starts with `// SPDX-License-Identifier: BSL-1.0`, has `#pragma once`, and
    includes no <mailload/...> inside #if/#ifdef/#ifndef.
+5. The docs agree with the code: the ```cpp block after each `<!-- file: PATH -->` line of a
+   docs/*.md page is byte for byte the file PATH (docs/tutorial.md must show
+   examples/fixed-source/fixed_source.cpp so), that file has fewer than 40 lines, and each
+   concept's requirements table in docs/concepts.md (the `| expression | type | semantics |`
+   tables under its heading "## `name`") lists the expressions of the table in the comment above
+   `concept name` in include/mailload/concepts.hpp, no more and no fewer.
 Files are those of `git ls-files` plus untracked, non-ignored ones. Runs from any directory.
 """
 import pathlib
@@ -26,6 +32,15 @@ ASIO_INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]boost/asio[/.>"]')
 PRAGMA_ONCE_RE = re.compile(r"^\s*#\s*pragma\s+once\b")
 IF_RE = re.compile(r"^\s*#\s*if(n?def)?\b")
 ENDIF_RE = re.compile(r"^\s*#\s*endif\b")
+
+CONCEPTS_HPP = "include/mailload/concepts.hpp"
+CONCEPTS_MD = "docs/concepts.md"
+TUTORIAL_MD = "docs/tutorial.md"
+TUTORIAL_FILE = "examples/fixed-source/fixed_source.cpp"
+TUTORIAL_MAX_LINES = 39
+CONCEPT_RE = re.compile(r"^\s*concept\s+(\w+)\s*=")
+CONCEPT_HEADING_RE = re.compile(r"^##\s+`(\w+)`\s*$")
+FILE_MARK_RE = re.compile(r"^<!--\s*file:\s*(\S+)\s*-->\s*$")
 
 # (what, CMake variable, meson variable, prefix of list entries relative to the repo root)
 LISTS = [
@@ -153,10 +168,128 @@ def check_headers(files):
             error(f"include/{UMBRELLA} does not include public header <{rel}>")
 
 
+def table_expressions(lines, where):
+    """The expressions of the requirement tables among `lines` (markdown table rows, without any
+    `///`): first cells of the rows of tables headed `| expression | type | semantics |`, their
+    backticks removed. A row whose first cell is empty continues the row above it."""
+    found, in_table, header = [], False, None
+    for line in lines:
+        line = line.strip()
+        if not line.startswith("|"):
+            in_table, header = False, None
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if header is None:
+            header = [c.lower() for c in cells]
+            in_table = header[:3] == ["expression", "type", "semantics"]
+            continue
+        if not in_table or set(line) <= set("|-: ") or not cells[0]:
+            continue
+        if not (len(cells[0]) > 2 and cells[0].startswith("`") and cells[0].endswith("`")):
+            error(f"{where}: expression {cells[0]!r} is not in backticks")
+            continue
+        found.append(" ".join(cells[0][1:-1].split()))
+    return found
+
+
+def hpp_concept_tables(text):
+    """{concept name: its table's expressions}, from the `///` comment right above each concept."""
+    tables, comment = {}, []
+    for n, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("///"):
+            comment.append(stripped[3:])
+            continue
+        m = CONCEPT_RE.match(line)
+        if m:
+            tables[m.group(1)] = (n, table_expressions(comment, f"{CONCEPTS_HPP}:{n}"))
+        if not stripped.startswith("template"):
+            comment = []
+    return tables
+
+
+def md_concept_tables(text):
+    """{concept name: its tables' expressions}, from each "## `name`" section up to the next heading."""
+    tables, name, body = {}, None, []
+    for n, line in enumerate(text.splitlines() + ["#"], 1):
+        if line.startswith("#"):
+            if name is not None:
+                tables[name] = (start, table_expressions(body, f"{CONCEPTS_MD}:{start}"))
+            m = CONCEPT_HEADING_RE.match(line)
+            name, start, body = (m.group(1), n, []) if m else (None, n, [])
+        elif name is not None:
+            body.append(line)
+    return tables
+
+
+def check_concept_docs():
+    hpp_path, md_path = ROOT / CONCEPTS_HPP, ROOT / CONCEPTS_MD
+    if not md_path.is_file():
+        error(f"{CONCEPTS_MD} does not exist")
+        return
+    hpp = hpp_concept_tables(hpp_path.read_text(encoding="utf-8"))
+    md = md_concept_tables(md_path.read_text(encoding="utf-8"))
+    for name, (line, exprs) in sorted(hpp.items()):
+        if not exprs:
+            error(f"{CONCEPTS_HPP}:{line}: concept {name} has no requirements table in its comment")
+        if name not in md:
+            error(f"{CONCEPTS_MD}: no section \"## `{name}`\" for concept {name}")
+            continue
+        md_line, md_exprs = md[name]
+        for e in sorted(set(md_exprs) - set(exprs)):
+            error(f"{CONCEPTS_MD}:{md_line}: `{e}` is in the {name} table here but not in {CONCEPTS_HPP}")
+        for e in sorted(set(exprs) - set(md_exprs)):
+            error(f"{CONCEPTS_MD}:{md_line}: the {name} table lacks `{e}` (in {CONCEPTS_HPP}:{line})")
+        for e in sorted({e for e in md_exprs if md_exprs.count(e) > 1}):
+            error(f"{CONCEPTS_MD}:{md_line}: `{e}` is listed twice in the {name} table")
+    for name, (md_line, _) in sorted(md.items()):
+        if name not in hpp:
+            error(f"{CONCEPTS_MD}:{md_line}: section for {name}, which is no concept in {CONCEPTS_HPP}")
+
+
+def fenced_block(lines, i):
+    """The text of the ``` block opening at or after lines[i] (None if none follows at once)."""
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i >= len(lines) or not lines[i].startswith("```"):
+        return None
+    end = next((j for j in range(i + 1, len(lines)) if lines[j].rstrip() == "```"), None)
+    return None if end is None else "".join(line + "\n" for line in lines[i + 1:end])
+
+
+def check_doc_files(files):
+    shown = set()
+    for page in sorted(f for f in files if f.startswith("docs/") and f.endswith(".md")):
+        lines = (ROOT / page).read_text(encoding="utf-8").splitlines()
+        for n, line in enumerate(lines, 1):
+            m = FILE_MARK_RE.match(line)
+            if not m:
+                continue
+            path, block = m.group(1), fenced_block(lines, n)
+            shown.add((page, path))
+            if block is None:
+                error(f"{page}:{n}: no ``` block follows the mark for {path}")
+            elif not (ROOT / path).is_file():
+                error(f"{page}:{n}: {path} does not exist")
+            elif block != (ROOT / path).read_text(encoding="utf-8"):
+                error(f"{page}:{n}: the block differs from {path}; copy the file into it")
+    if (ROOT / TUTORIAL_MD).is_file() and (TUTORIAL_MD, TUTORIAL_FILE) not in shown:
+        error(f"{TUTORIAL_MD}: no '<!-- file: {TUTORIAL_FILE} -->' line before the whole file")
+    if not (ROOT / TUTORIAL_MD).is_file():
+        error(f"{TUTORIAL_MD} does not exist")
+    if (ROOT / TUTORIAL_FILE).is_file():
+        count = len((ROOT / TUTORIAL_FILE).read_text(encoding="utf-8").splitlines())
+        if count > TUTORIAL_MAX_LINES:
+            error(f"{TUTORIAL_FILE}: {count} lines; the tutorial's tool must stay under "
+                  f"{TUTORIAL_MAX_LINES + 1} (comments included)")
+
+
 def main():
     files = tree_files()
     check_lists(files)
     check_headers(files)
+    check_concept_docs()
+    check_doc_files(files)
     for e in errors:
         print(f"check_tree: {e}", file=sys.stderr)
     if errors:

@@ -1,36 +1,25 @@
 // SPDX-License-Identifier: BSL-1.0
-// fixed-source [-d] [-l length] [-m count] [-s sessions] host:port — every policy fixed at compile
-// time, no mailload::dispatch; for these flags, the bytes of `smtp-source -4`. See docs/tutorial.md.
+// fixed-source: `smtp-source -4`'s bytes for -d -l -m -s, every policy fixed at compile time (no dispatch)
 #include <mailload/mailload.hpp>
 
-#include <unistd.h>
-
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <string_view>
-
-static unsigned long number(const char* s) {  // a positive decimal number, or 0
-    char* end = nullptr;
-    const long v = std::strtol(s, &end, 10);
-    return *s && !*end && v > 0 ? static_cast<unsigned long>(v) : 0;
-}
+#include <string>
+#include <unistd.h>
 
 int main(int argc, char** argv) {
-    if (argc == 2 && std::string_view(argv[1]) == "--version")
+    if (argc == 2 && std::string(argv[1]) == "--version")
         return std::printf("fixed-source (mailload) %s\n", mailload::version) < 0;
-    std::signal(SIGPIPE, SIG_IGN);
-    mailload::source_options o;  // defaults: 1 session, 1 message, a four-line body
+    mailload::source_options o;  // defaults: 1 session, 1 message, a four-line body, 300 s timeouts
     bool ok = true;
     for (int ch; (ch = ::getopt(argc, argv, "dl:m:s:")) != -1;) {
-        switch (ch) {
-        case 'd': o.client.keep_alive = true; break;  // the next message on the same connection
-        case 'l': ok = ok && (o.message.length = number(optarg)) > 0; break;
-        case 'm': ok = ok && (o.messages = number(optarg)) > 0; break;
-        case 's': ok = ok && (o.sessions = static_cast<std::uint32_t>(number(optarg))) > 0; break;
-        default: ok = false;
-        }
+        const long n = ch == 'd' ? 1 : ch == '?' ? 0 : std::atol(optarg);  // atoi()'s reading, as Postfix
+        ok = ok && n > 0;  // an unknown option, or a missing or non-positive number
+        if (ch == 'd') o.client.keep_alive = true;  // each session's next message on the same connection
+        if (ch == 'l') o.message.length = static_cast<std::size_t>(n);  // body bytes
+        if (ch == 'm') o.messages = static_cast<std::uint64_t>(n);      // messages in all
+        if (ch == 's') o.sessions = static_cast<std::uint32_t>(n);      // sessions in parallel
     }
     if (!ok || argc - optind != 1) {
         std::fprintf(stderr, "usage: %s [-d] [-l length] [-m count] [-s sessions] host:port\n", argv[0]);

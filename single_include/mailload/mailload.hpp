@@ -1188,29 +1188,35 @@ struct resolved_endpoint {
     explicit operator bool() const noexcept { return error.empty(); }
 };
 
-/// What io::run() drives: a sans-io algorithm.
+/// What io::run() and io::run_blocking() drive: a sans-io algorithm. It owns its buffers, does no
+/// I/O and reads no clock; the driver carries out each action it returns and resumes it.
 ///
 /// | expression          | type        | semantics                                        |
 /// |---------------------|-------------|--------------------------------------------------|
-/// | `a.resume(ec, n)`   | next_action | continue after the last action ended (ec, bytes) |
+/// | `a.resume(ec, n)`   | next_action | the next action, given how the last one ended:   |
+/// |                     |             | error code and bytes moved (first call: {}, 0)   |
 template <class A>
 concept sansio_algorithm = requires(A a, boost::system::error_code ec, std::size_t n) {
     { a.resume(ec, n) } -> std::same_as<sansio::next_action>;
 };
 
-/// Protocol policy: which algorithms speak to the peer.
+/// Protocol policy: which algorithms speak to the peer. source and sink also call members of the
+/// algorithms that the concept does not check (start(), event(), stats(), ...: docs/concepts.md).
 ///
 /// | expression             | type             | semantics                                   |
 /// |------------------------|------------------|---------------------------------------------|
-/// | `P::name`              | string_view      | "smtp", "lmtp": the CLI spelling and label  |
-/// | `P::default_port`      | string_view      | service used when an address has no port    |
-/// | `P::is_lmtp`           | bool             | LHLO, and one reply per recipient after "." |
+/// | `P::name`              | string_view      | "smtp", "lmtp", "qmqp": the dispatch key    |
+/// | `P::default_port`      | string_view      | the service when an address names no port   |
+/// |                        |                  | ("smtp": 25; "628")                         |
+/// | `P::is_lmtp`           | bool             | LHLO, and one reply per accepted recipient  |
+/// |                        |                  | after "."                                   |
 /// | `P::client_content`    | type             | what every message of a run is built from   |
 /// | `P::make_content(c, m)`| client_content   | built once per run from client_config and   |
 /// |                        |                  | message_options                             |
 /// | `P::client_algorithm`  | sansio_algorithm | the client's protocol core, constructed from|
 /// |                        |                  | (client_config, client_content, atomic seq) |
-/// | `P::server_algorithm`  | sansio_algorithm | the server's protocol core                  |
+/// | `P::server_algorithm`  | sansio_algorithm | the server's protocol core, constructed from|
+/// |                        |                  | (server_config, seed)                       |
 template <class P>
 concept protocol = requires {
     { P::name } -> std::convertible_to<std::string_view>;
@@ -1229,18 +1235,25 @@ struct client_socket_options {
     bool no_delay = false;  ///< TCP_NODELAY (inet): for messages larger than one segment
 };
 
-/// Transport policy: the socket family and how an address argument becomes an endpoint.
+/// Transport policy: the socket family and how an address argument becomes an endpoint. Below,
+/// `spec` is a sansio::endpoint_spec, `s`, `a` and `ep` are a socket, an acceptor and an endpoint
+/// of T::protocol_type, `opts` a client_socket_options, `window` an int (-T; 0: the system's),
+/// `ec` an error_code& and `what` a std::string&.
 ///
-/// | expression                   | type                          | semantics                        |
-/// |------------------------------|-------------------------------|----------------------------------|
-/// | `T::name`                    | string_view                   | "inet", "inet4", "inet6", "unix" |
-/// | `T::protocol_type`           | an Asio stream protocol       | tcp or local::stream_protocol    |
-/// | `T::accepts(spec)`           | bool                          | the spec is of this transport    |
-/// | `T::resolve(spec)`           | resolved_endpoint<endpoint>   | Postfix's resolution rules       |
-/// | `T::prepare(socket, opts)`   | void                          | client_socket_options, before connect |
-/// | `T::resolve_listen(spec)`    | resolved_endpoint<endpoint>   | a listen address (wildcard host) |
-/// | `T::bind(acceptor, ep, window, ec, what)` | void             | open, set options, bind          |
-/// | `T::peer_name(endpoint)`     | std::string                   | "127.0.0.1", "::1", "local"      |
+/// | expression                         | type                        | semantics                        |
+/// |------------------------------------|-----------------------------|----------------------------------|
+/// | `T::name`                          | string_view                 | "inet", "inet4", "inet6", "unix" |
+/// | `T::protocol_type`                 | an Asio stream protocol     | tcp or local::stream_protocol    |
+/// | `T::accepts(spec)`                 | bool                        | the spec is of this transport    |
+/// | `T::resolve(spec)`                 | resolved_endpoint<endpoint> | a client's endpoint, as Postfix  |
+/// |                                    |                             | resolves it (first address only) |
+/// | `T::prepare(s, opts)`              | void                        | set a client socket's options    |
+/// |                                    |                             | before connect                   |
+/// | `T::resolve_listen(spec)`          | resolved_endpoint<endpoint> | a listen address (no host: the   |
+/// |                                    |                             | wildcard)                        |
+/// | `T::bind(a, ep, window, ec, what)` | void                        | open, set options, bind; on      |
+/// |                                    |                             | failure `what` says why          |
+/// | `T::peer_name(ep)`                 | std::string                 | "127.0.0.1", "::1", "local"      |
 template <class T>
 concept transport = requires(const sansio::endpoint_spec& spec, typename T::protocol_type::socket& s,
                              typename T::protocol_type::acceptor& a, const typename T::protocol_type::endpoint& ep,
@@ -1259,13 +1272,16 @@ concept transport = requires(const sansio::endpoint_spec& spec, typename T::prot
 ///
 /// | expression          | type              | semantics                                       |
 /// |---------------------|-------------------|-------------------------------------------------|
-/// | `C::name`           | string_view       | CLI spelling                                    |
+/// | `C::name`           | string_view       | "single_thread", "thread_pool",                 |
+/// |                     |                   | "thread_per_session": the dispatch key          |
 /// | `C::blocking`       | bool (constant)   | true: each session is a thread of its own with  |
 /// |                     |                   | blocking sockets (io/run_blocking.hpp)          |
 /// | `C c(threads)`      |                   | `threads`: event loops wanted (a pool's size)   |
 /// | `c.size()`          | size_t            | event loops (their counters are kept apart)     |
-/// | `c.executor_for(i)` | any_io_executor   | the executor session i runs on                  |
-/// | `c.run()`           | void              | run the loops until all work is done            |
+/// | `c.executor_for(i)` | any_io_executor   | the executor session i runs on (blocking: only  |
+/// |                     |                   | the one its socket is made with)                |
+/// | `c.run()`           | void              | run the loops until all work is done (blocking: |
+/// |                     |                   | nothing; the source runs the threads)           |
 /// | `c.stop()`          | void              | stop every loop now (a fatal error; any thread) |
 template <class C>
 concept concurrency = std::constructible_from<C, std::size_t> && requires(C& c, std::size_t i) {
@@ -1279,14 +1295,17 @@ concept concurrency = std::constructible_from<C, std::size_t> && requires(C& c, 
 
 /// Pacing policy: when each message starts. Closed loop (Postfix's -w and -R): a session waits
 /// before each of its later messages. Open loop (--rate): message k of the run starts at a fixed
-/// time whatever became of the others, and its latency counts from then.
+/// time whatever became of the others, and its latency counts from then. P is copy constructible
+/// (the source keeps its own copy).
 ///
 /// | expression          | type                      | semantics                                |
 /// |---------------------|---------------------------|------------------------------------------|
-/// | `P::name`           | string_view               | CLI spelling                             |
+/// | `P::name`           | string_view               | "none", "fixed", "random", "rate": the   |
+/// |                     |                           | dispatch key                             |
 /// | `P::paced`          | bool (constant)           | false: no timer is ever touched          |
 /// | `P::open_loop`      | bool (constant)           | starts follow start_of(), not next_delay |
-/// | `p.next_delay(rng)` | steady_clock::duration    | closed loop: the next wait               |
+/// | `p.next_delay(rng)` | steady_clock::duration    | closed loop: the wait before a session's |
+/// |                     |                           | next message (rng: the session's own)    |
 /// | `p.start_of(k)`     | steady_clock::duration    | open loop: message k's start after the   |
 /// |                     |                           | run's                                    |
 template <class P>
