@@ -67,24 +67,14 @@ inline std::vector<option> source_longopts(std::initializer_list<option> own) {
     return v;
 }
 
-/// --help's lines for them.
+/// --help's lines for them (two to a line: with a tool's own lines, one screen of 80 x 24).
 inline constexpr const char* source_long_help =
-    "  --compat=3.9        Postfix 3.9+ behaviour (smtp-source: appended recipient numbers foo0@host,\n"
-    "                      -r numbers too; both: zero-padded Date: day); default 3.8, Debian 12's\n"
-    "  --connect-limit=N   connects in progress at once (default 0: no limit; 1: Postfix's way)\n"
-    "  --timeout=SECONDS   time limit for each connect, read and write (default 300)\n"
-    "  --threads=N         N event loops on N threads, the sessions spread over them (default 1)\n"
-    "  --thread-per-session  a thread with blocking sockets for each session instead\n"
-    "  --rate=R            open loop: R messages a second over all sessions, each due at its time\n"
-    "                      whatever became of the others; latency counts from when it was due\n"
-    "                      (not with -w or -R)\n"
-    "  --duration=SECONDS  start no message after this long (with --rate: R x SECONDS messages;\n"
-    "                      without -m the count is unbounded)\n"
-    "  --report=text|json  at exit, on stdout: messages, recipients, replies by stage and code, I/O\n"
-    "                      errors, throughput, latency percentiles per stage and per message\n"
-    "  --progress          a line a second on stderr: sent, accepted, msg/s, errors, p99 latency\n"
-    "  -w and -R accept fractional seconds.\n"
-    "  --help, --version\n";
+    "  --compat=3.9    as Postfix 3.9+      --connect-limit=N    connects at once\n"
+    "  --timeout=SECS  I/O limit [300]      --thread-per-session blocking threads\n"
+    "  --threads=N     N event loops [1]    --duration=SECS      no start after SECS\n"
+    "  --rate=R        open loop: R msg/s   --report=text|json   a report at exit\n"
+    "  --progress      a line a second      -h, --help           this help\n"
+    "  --version       print the version\n";
 
 /// What the shared long options chose, beyond source_options.
 struct source_cli {

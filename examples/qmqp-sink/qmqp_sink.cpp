@@ -24,25 +24,26 @@ using namespace mailload;
 
 [[noreturn]] void usage() { cli::fatal("usage: " + cli::program + " [-cv] [-x time] [host]:port backlog"); }
 
+/// --help: every option, one screen (80 x 24); the manual page has the rest.
 void help() {
+    const std::string name = cli::program.substr(cli::program.rfind('/') + 1);
     std::printf(
-        "usage: %s [options] [inet:][host]:port backlog | unix:pathname backlog\n"
-        "Postfix qmqp-sink options:\n"
-        "  -4, -6            IPv4 only, IPv6 only (default: both, on one dual-stack socket)\n"
-        "  -c                print a running count of replies sent\n"
-        "  -v                verbose (-v -v: netstring traces)\n"
-        "  -x time           exit time seconds after start-up\n"
-        "mailload options:\n"
-        "  --timeout=SECONDS     idle limit per read or write (default 100; Postfix's has none)\n"
-        "  --session-limit=SECONDS  close a session this long after it opened, however busy the\n"
-        "                        client keeps it (default 600; with --timeout alone, a client that\n"
-        "                        sends a byte now and then could hold a session forever)\n"
-        "  --max-sessions=N      sessions at once; more wait in the backlog (default 256; Postfix's: none)\n"
-        "  --max-size=BYTES      longest request accepted (default 1073741824)\n"
-        "  --report=text|json    at exit (also on SIGTERM/SIGINT), on stdout: connections, sessions,\n"
-        "                        messages, bytes, replies by code, msg/s and MB/s\n"
-        "  --help, --version\n",
-        cli::program.c_str());
+        "usage: %s [options] [inet:][host]:port|unix:pathname backlog\n"
+        "Postfix's options:\n"
+        "  -4, -6    IPv4 only, IPv6 only (default: both)\n"
+        "  -c        print a count of replies sent\n"
+        "  -v        verbose (-v -v: netstring traces)\n"
+        "  -x secs   exit secs after start-up\n"
+        "mailload's options [default]:\n"
+        "  --timeout=SECS        idle limit per read or write [100]\n"
+        "  --session-limit=SECS  close a session this long after it opened [600]\n"
+        "  --max-sessions=N      sessions at once; more wait [256]\n"
+        "  --max-size=BYTES      longest request [1073741824]\n"
+        "  --report=text|json    a report on stdout at exit (also on SIGTERM/SIGINT)\n"
+        "  -h, --help            this help\n"
+        "  --version             print the version\n"
+        "See man qmqp-sink for the details.\n",
+        name.c_str());
 }
 
 /// Prints what Postfix's qmqp-sink prints: -v lines, warnings, the -c counter.
@@ -108,11 +109,12 @@ int main(int argc, char** argv) {
         {nullptr, 0, nullptr, 0},
     };
     int ch;
-    while ((ch = getopt_long(argc, argv, "+46cvx:", longopts, nullptr)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+46chvx:", longopts, nullptr)) != -1) {
         switch (ch) {
         case '4': family = "inet4"; break;
         case '6': family = "inet6"; break;
         case 'c': count = true; break;
+        case 'h': help(); return 0;  // ours, as --help (Postfix's has no -h)
         case 'v': ++verbose; break;
         case 'x': {
             const double v = cli::leading_seconds(optarg);

@@ -30,26 +30,23 @@ using namespace mailload;
                " -cv -s sess -l msglen -m msgs -C count -M myhostname -f from -t to -R delay -w delay host[:port]");
 }
 
+/// --help: every option, one screen (80 x 24); the manual page has the rest.
 void help() {
+    const std::string name = cli::program.substr(cli::program.rfind('/') + 1);
     std::printf(
-        "usage: %s [options] [inet:]host[:port] | unix:pathname   (default port 628)\n"
-        "Postfix qmqp-source options:\n"
-        "  -4, -6          connect with IPv4 only, IPv6 only (default: both)\n"
-        "  -c              print a running count of messages delivered\n"
-        "  -C count        connect() attempts per connection (default 1)\n"
-        "  -f from         sender (default foo@myhostname)\n"
-        "  -l length       message size, headers included (default 1024)\n"
-        "  -m count        messages in all (default 1)\n"
-        "  -M myhostname   default address domain and Message-Id host (default: this host's name)\n"
-        "  -r count        recipients per message, numbered 0rcpt, 1rcpt, ... when more than one\n"
-        "  -R interval     random wait of 0..interval seconds before each later message\n"
-        "  -s count        sessions in parallel (default 1)\n"
-        "  -t to           recipient (default foo@myhostname)\n"
-        "  -v              verbose: each reply on stdout (-v -v: netstring traces on stderr)\n"
-        "  -w interval     fixed wait in seconds before each later message\n"
-        "mailload options:\n"
-        "%s",
-        cli::program.c_str(), cli::source_long_help);
+        "usage: %s [options] [inet:]host[:port] | unix:pathname\n"
+        "Postfix's options [default; port 628]:\n"
+        "  -4, -6     IPv4 only, IPv6 only      -c         count messages delivered\n"
+        "  -C count   connect attempts [1]      -f from    sender [foo@myhostname]\n"
+        "  -l length  message bytes [1024]      -m count   messages in all [1]\n"
+        "  -M name    mail domain [hostname]    -r count   recipients per message [1]\n"
+        "  -R secs    random delay 0..secs      -s count   sessions in parallel [1]\n"
+        "  -v         verbose (-v -v: more)     -t to      recipient [foo@myhostname]\n"
+        "  -w secs    fixed delay per message   (-w, -R: fractions allowed)\n"
+        "mailload's options:\n"
+        "%s"
+        "See man qmqp-source for the details.\n",
+        name.c_str(), cli::source_long_help);
 }
 
 // Postfix's qmqp-source answers every bad number with its usage line.
@@ -127,13 +124,14 @@ int main(int argc, char** argv) {
     std::optional<std::string> myhostname;  // -M, checked where it is given (as Postfix does)
     static const std::vector<option> longopts = cli::source_longopts({});
     int ch;
-    while ((ch = getopt_long(argc, argv, "+46cC:f:l:m:M:r:R:s:t:vw:", longopts.data(), nullptr)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+46cC:f:hl:m:M:r:R:s:t:vw:", longopts.data(), nullptr)) != -1) {
         switch (ch) {
         case '4': family = "inet4"; break;
         case '6': family = "inet6"; break;
         case 'c': count = true; break;
         case 'C': o.connect_attempts = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
         case 'f': sender = optarg; break;
+        case 'h': help(); return 0;  // ours, as --help (Postfix's has no -h)
         case 'l': o.message.length = static_cast<std::size_t>(positive_or_usage(optarg)); break;
         case 'm': {
             const long long v = cli::leading_integer(optarg);

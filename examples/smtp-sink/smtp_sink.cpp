@@ -38,47 +38,34 @@ using sansio::smtp_command;
                "[-u user_privs] [-w delay] [host]:port backlog");
 }
 
+/// --help: every option, one screen (80 x 24); the manual page has the rest.
 void help() {
+    const std::string name = cli::program.substr(cli::program.rfind('/') + 1);
     std::printf(
-        "usage: %s [options] [inet:][host]:port backlog | unix:pathname backlog\n"
-        "Postfix smtp-sink options:\n"
-        "  -4, -6        IPv4 only, IPv6 only (default: both, on one dual-stack socket)\n"
-        "  -8 -a -C -E -F -N -p   leave 8BITMIME, AUTH, XCLIENT, ENHANCEDSTATUSCODES, XFORWARD, DSN,\n"
-        "                PIPELINING out of the EHLO reply (-C, -F also disable their commands)\n"
-        "  -A delay      after 354, stop reading; after delay s send 550 and disconnect\n"
-        "  -b reply      soft error reply (default \"450 4.3.0 Error: command failed\")\n"
-        "  -B reply      hard error reply (default \"500 5.3.0 Error: command failed\")\n"
-        "  -c            print sess=N quit=N mesg=N counters\n"
-        "  -d template   dump each transaction to its own file (strftime template)\n"
-        "  -D template   append every transaction to one file\n"
-        "  -e            no ESMTP: HELO only;  -P  PIX greeting \"220 ********\" (implies -e)\n"
-        "  -f cmds       hard error reply to these commands;  -r cmds  soft error reply\n"
-        "  -q cmds       disconnect at these commands;  -Q cmds  reply 421 and disconnect\n"
-        "  -s cmds       syslog these commands\n"
-        "                (cmds: connect helo ehlo lhlo xclient xforward auth mail rcpt data . rset noop\n"
-        "                 vrfy quit, separated by commas or spaces)\n"
-        "  -h hostname   name in greeting and replies (default smtp-sink)\n"
-        "  -H delay      after 354, pause reading for delay seconds\n"
-        "  -L            speak LMTP\n"
-        "  -m count      sessions at once (default 256)\n"
-        "  -M count      exit after count messages (after replying to the last)\n"
-        "  -n count      exit after count sessions\n"
-        "  -R dir        chroot to dir (after listening)\n"
-        "  -S string     write string (C escapes expanded) at the start of each dump\n"
-        "  -t seconds    read/write time limit (default 100)\n"
-        "  -T size       TCP window size\n"
-        "  -u user       drop privileges to user after listening (optional even as root)\n"
-        "  -v            verbose\n"
-        "  -w delay      delay the DATA reply;  -W cmd:delay[:odds]  delay replies to cmd\n"
-        "mailload options:\n"
-        "  --compat=3.9  zero-padded day in dump dates (default 3.8, as Debian 12's Postfix)\n"
-        "  --session-limit=SECONDS  close a session this long after it opened, busy or not\n"
-        "                (default: none, as Postfix's; -t alone lets a client that trickles bytes stay)\n"
-        "  --report=text|json  at exit (also on SIGTERM/SIGINT), on stdout: connections, sessions,\n"
-        "                messages, recipients, bytes, replies by code, msg/s and MB/s\n"
-        "  Delays (-A -H -w -W -t) accept fractional seconds.\n"
-        "  --help, --version\n",
-        cli::program.c_str());
+        "usage: %s [options] [inet:][host]:port|unix:pathname backlog\n"
+        "Postfix's options [default]:\n"
+        "  -8 -a -C -E -F -N -p  omit 8BITMIME AUTH XCLIENT ENHANCEDSTATUSCODES XFORWARD\n"
+        "                        DSN PIPELINING from EHLO (-C, -F: also the commands)\n"
+        "  -4, -6      IPv4 only, IPv6 only     -A secs      after 354: wait, 550, close\n"
+        "  -b reply    4xx error reply text     -B reply     5xx error reply text\n"
+        "  -c          counters on stdout       -d template  a dump file per transaction\n"
+        "  -D template append dumps to a file   -e           no ESMTP: HELO only\n"
+        "  -f, -r cmds hard, soft error reply   -q, -Q cmds  drop, or 421 and close\n"
+        "  -s cmds     syslog these commands    -h name      host name [smtp-sink]\n"
+        "  -H secs     pause reading after 354  -L           speak LMTP\n"
+        "  -m count    sessions at once [256]   -n count     exit after count sessions\n"
+        "  -M count    exit after count mails   -P           PIX greeting (implies -e)\n"
+        "  -R dir      chroot to dir            -S text      text at the start of dumps\n"
+        "  -t secs     I/O time limit [100]     -T size      TCP window size\n"
+        "  -u user     drop privileges to user  -v           verbose\n"
+        "  -w secs     delay the DATA reply     -W cmd:s[:o] delay replies to cmd\n"
+        "  cmds: connect helo ehlo lhlo xclient xforward auth mail rcpt data . rset noop\n"
+        "        vrfy quit, by commas or spaces; delays in seconds, fractions allowed\n"
+        "mailload's options:\n"
+        "  --compat=3.9       as Postfix 3.9+   --session-limit=SECS session life limit\n"
+        "  --report=text|json report at exit    --help, --version    this help, version\n"
+        "See man smtp-sink for the details.\n",
+        name.c_str());
 }
 
 sansio::command_set command_list(const char* arg) {

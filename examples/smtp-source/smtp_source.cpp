@@ -36,37 +36,28 @@ using namespace mailload;
                "-w delay host[:port]");
 }
 
+/// --help: every option, one screen (80 x 24); the manual page has the rest.
 void help() {
+    const std::string name = cli::program.substr(cli::program.rfind('/') + 1);
     std::printf(
         "usage: %s [options] [inet:]host[:port] | unix:pathname\n"
-        "Postfix smtp-source options:\n"
-        "  -4, -6          connect with IPv4 only, IPv6 only (default: both)\n"
-        "  -A              warn about unexpected replies and carry on, instead of exiting\n"
-        "  -c              print a running count of messages sent\n"
-        "  -C count        connect() attempts per connection (default 1)\n"
-        "  -d              send the next message over the same connection\n"
-        "  -f from         envelope sender (default foo@myhostname)\n"
-        "  -F file         send this pre-formatted message (no generated headers)\n"
-        "  -l length       payload bytes, headers not counted (default: a four-line body)\n"
-        "  -L              speak LMTP\n"
-        "  -m count        messages in all (default 1)\n"
-        "  -M myhostname   HELO name and default address domain (default: this host's name)\n"
-        "  -N              number every recipient with a run-wide counter\n"
-        "  -o              old mode: no HELO and no generated headers\n"
-        "  -r count        recipients per transaction (default 1)\n"
-        "  -R interval     random wait of 0..interval seconds before each later message\n"
-        "  -s count        sessions in parallel (default 1)\n"
-        "  -S subject      add a Subject: header\n"
-        "  -t to           recipient (default foo@myhostname)\n"
-        "  -T windowsize   TCP send and receive buffer size\n"
-        "  -v              verbose: every command and reply on stderr\n"
-        "  -w interval     fixed wait in seconds before each later message\n"
-        "mailload options:\n"
-        "  --pipelining        greet with EHLO; if the server announces PIPELINING, send MAIL, every\n"
-        "                      RCPT and DATA in one write, and the content with QUIT or (-d) the next\n"
-        "                      transaction's commands (RFC 2920); otherwise lock-step as Postfix\n"
-        "%s",
-        cli::program.c_str(), cli::source_long_help);
+        "Postfix's options [default]:\n"
+        "  -4, -6     IPv4 only, IPv6 only      -A         on a bad reply, warn, go on\n"
+        "  -c         count messages sent       -C count   connect attempts [1]\n"
+        "  -d         keep the connection       -f from    sender [foo@myhostname]\n"
+        "  -F file    send file as the message  -l length  body bytes [4-line body]\n"
+        "  -L         speak LMTP                -m count   messages in all [1]\n"
+        "  -M name    HELO name [hostname]      -N         number the recipients\n"
+        "  -o         no HELO, no headers       -r count   recipients per message [1]\n"
+        "  -R secs    random delay 0..secs      -s count   sessions in parallel [1]\n"
+        "  -S subject add a Subject: header     -t to      recipient [foo@myhostname]\n"
+        "  -T size    TCP window size           -v         verbose: dialog on stderr\n"
+        "  -w secs    fixed delay per message   (-w, -R: fractions allowed)\n"
+        "mailload's options:\n"
+        "  --pipelining  ESMTP PIPELINING (RFC 2920) when the server offers it\n"
+        "%s"
+        "See man smtp-source for the details.\n",
+        name.c_str(), cli::source_long_help);
 }
 
 struct settings {
@@ -112,7 +103,7 @@ settings parse(int argc, char** argv) {
     auto& o = s.source;
     auto& how = s.cli.how;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+46AcC:df:F:l:Lm:M:Nor:R:s:S:t:T:vw:", longopts.data(), nullptr)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+46AcC:df:F:hl:Lm:M:Nor:R:s:S:t:T:vw:", longopts.data(), nullptr)) != -1) {
         switch (ch) {
         case '4': s.family = "inet4"; break;
         case '6': s.family = "inet6"; break;
@@ -125,6 +116,7 @@ settings parse(int argc, char** argv) {
             if (o.message.length > 0) cli::fatal("-l option cannot be used with -F");
             s.file = optarg;
             break;
+        case 'h': help(); std::exit(0);  // ours, as --help (Postfix's has no -h)
         case 'l':
             if (s.file) cli::fatal("-l option cannot be used with -F");
             o.message.length = static_cast<std::size_t>(cli::positive(optarg, "message length"));
