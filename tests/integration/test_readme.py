@@ -15,9 +15,9 @@
   tests/consumers/), and every ```cmake or ```meson block's lines are in a consumer project under
   tests/consumers/ that tests/consumers/run.py builds: the README cannot drift from tested code.
 
-The whole test runs in network and mount namespaces of its own (unshare -n -m), so the README's
-fixed ports (2525, 6280, ...) never collide with anything else on the machine, and what its
-commands write to /tmp (a private tmpfs here) is gone when it ends. --bindir is accepted for
+The whole test runs in a network namespace of its own (unshare -n), so the README's fixed ports
+(2525, 6280, ...) never collide with anything else on the machine. What the commands write goes
+under build/ (the build trees' directory), never elsewhere. --bindir is accepted for
 the common test interface; the README's commands name their own paths (build/gcc/...).
 """
 
@@ -190,20 +190,19 @@ class ExcerptsTest(unittest.TestCase):
         self.assertGreater(found, 1)
 
 
-def in_own_namespaces():
-    """Re-runs this script in new network and mount namespaces, unless already there: loopback
-    up, and a private /tmp, so that what the README's commands leave in /tmp goes with them."""
+def in_own_network_namespace():
+    """Re-runs this script in a new network namespace with loopback up, unless already there."""
     if os.environ.get(NETNS_MARK) == "1":
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/tmp"], check=True)
         return None
-    unshare = ["unshare", "-n", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-n", "-m"]
+    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-r", "-n"]
     env = dict(os.environ, **{NETNS_MARK: "1"})
     return subprocess.call(unshare + [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env=env)
 
 
 if __name__ == "__main__":
-    status = in_own_namespaces()
+    status = in_own_network_namespace()
     if status is not None:
         sys.exit(status)
+    os.chdir(ROOT)  # the README's paths (build/gcc/..., unix:build/lmtp.sock) are the checkout's
     unittest.main(verbosity=2)
