@@ -24,6 +24,8 @@ namespace cli {
 
 /// argv[0] exactly as typed: every diagnostic starts with it, as Postfix's do.
 inline std::string program = "mailload";
+/// The program's name without its directory ("smtp-source"), for --help and --version.
+inline std::string program_name() { return program.substr(program.rfind('/') + 1); }
 
 /// Postfix's logger shows every byte that is not printable ASCII as '?' (a tab and a newline
 /// too), and so does this one: each diagnostic is one line.
@@ -144,8 +146,8 @@ inline std::string report_format(const char* arg) {  // --report=text|json
         fatal(std::string("bad --report format: ") + arg);
     return arg;
 }
-[[noreturn]] inline void version() {  // "smtp-source (mailload) 0.1.0": the name without its directory
-    std::printf("%s (mailload) %s\n", program.substr(program.rfind('/') + 1).c_str(), mailload::version);
+[[noreturn]] inline void version() {  // "smtp-source (mailload) 0.1.0"
+    std::printf("%s (mailload) %s\n", program_name().c_str(), mailload::version);
     std::exit(0);
 }
 

@@ -26,7 +26,7 @@ using namespace mailload;
 
 /// --help: every option, one screen (80 x 24); the manual page has the rest.
 void help() {
-    const std::string name = cli::program.substr(cli::program.rfind('/') + 1);
+    const std::string name = cli::program_name();
     std::printf(
         "usage: %s [options] [inet:][host]:port|unix:pathname backlog\n"
         "Postfix's options:\n"
