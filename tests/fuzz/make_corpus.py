@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
+"""Writes the seed corpora tests/fuzz/corpus/<target>/ (committed; rerun after changing a
+target's input header). Each seed is a target's header bytes (see the comment at the top of
+tests/fuzz/<target>.cpp) followed by peer bytes taken from the Postfix captures in
+/work/shared/spec/postfix-observed.txt (observation numbers in the names) and the unit tests.
+Small on purpose: at most ten per target, a few hundred bytes each (a 2 KB long line, an
+8 KB pipelined burst)."""
+import pathlib
+import shutil
+
+ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
+
+MSG = (b"From: <foo@vm>\r\nTo: <foo@vm>\r\nDate: Tue, 24 Nov 2026 09:02:10 +0000 (UTC)\r\n"
+       b"Message-Id: <7aeb.0003.0000@vm>\r\n\r\nLa de da de da 1.\r\nLa de da de da 2.\r\n"
+       b"La de da de da 3.\r\nLa de da de da 4.\r\n.\r\n")
+MSG_F = (b"Subject: test F\r\nFrom: x@y\r\n\r\n..leading dot\r\n...two dots\r\nnormal\r\n..\r\n"
+         b"last line no newline\r\n\r\n.\r\n")  # obs 6, -F dot-stuffed
+EHLO = (b"250-smtp-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n"
+        b"250-XCLIENT NAME HELO\r\n250-XFORWARD NAME ADDR PROTO HELO\r\n250-ENHANCEDSTATUSCODES\r\n"
+        b"250-DSN\r\n250 \r\n")
+OBS1_CLIENT = b"HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + MSG + b"QUIT\r\n"
+OBS1_SERVER = (b"220 smtp-sink ESMTP\r\n250 smtp-sink\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+               b"354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok\r\n221 Bye\r\n")
+OBS13_CLIENT = (b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\nDATA\r\nSubject: x\r\n\r\n"
+                b"..dot\r\nbody\r\n.\r\nRSET\r\nNOOP\r\nQUIT\r\n")
+OBS4_CLIENT = (b"LHLO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<3foo@vm>\r\nRCPT TO:<2foo@vm>\r\n"
+               b"RCPT TO:<foo@vm>\r\nDATA\r\n" + MSG + b"QUIT\r\n")
+OBS4_SERVER = (b"220 smtp-sink ESMTP\r\n" + EHLO + b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
+               b"250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
+               b"250 2.2.0 Ok\r\n250 2.2.0 Ok\r\n250 2.2.0 Ok\r\n221 Bye\r\n")
+OBS12_CLIENT = (b"RCPT TO:<a@b>\r\nDATA\r\nmail from:<x@y> SIZE=10\r\nMAIL FROM:<x@y>\r\nDATA\r\n"
+                b"RCPT TO:<a@b>\r\nRSET\r\nDATA\r\nNOOP\r\nVRFY foo\r\nFOO bar\r\n\r\n   \r\n.\r\nhelo\r\n"
+                b"QUIT extra\r\n")
+OBS14_CLIENT = b"HELO bare-lf\nNOOP\nNOOP\r\nQUIT\r\n"
+OBS14B_CLIENT = b"NOOP \x00\x01\xff\x7f tail\r\nMAIL FROM:\x01<x>\r\nQUIT\r\n"
+OBS17_CLIENT = (b"LHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<a>\r\nRCPT TO:<b>\r\nDATA\r\nhi\r\n.\r\nMAIL FROM:<>\r\n"
+                b"RCPT TO:<a>\r\nDATA\r\nhi\r\n.\r\n.\r\nHELO x\r\nEHLO x\r\nQUIT\r\n")
+OBS33_CLIENT = b"NOOP\r\nHELO x\r\nRSET\r\nQUIT\r\n"
+OBS2_CLIENT = (b"HELO vm\r\n" + (b"MAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + MSG) * 3
+               + b"QUIT\r\n")
+OBS2_SERVER = (b"220 smtp-sink ESMTP\r\n250 smtp-sink\r\n"
+               + b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok\r\n" * 3
+               + b"221 Bye\r\n")
+# a pipelined burst longer than the server's 8 KiB line buffer: a line straddles the end of a
+# whole read, so the buffer is compacted (the one seed over 2 KB); CONNECT cannot be typed
+BURST = b"CONNECT\r\n" + b"NOOP\r\n" * 1400 + b"QUIT\r\n"
+LONG_LINE = b"NOOP " + b"x" * 2042 + b"\r\n"  # obs 15: 2047 bytes + CR LF, one over the limit
+QMQP24 = (b"223:200:From: <foo@vm>\nTo: <foo@vm>\nDate: Tue, 24 Nov 2026 09:04:19 +0000 (UTC)\n"
+          b"Message-Id: <3777@vm>\n\nX\nXX\nXXX\nXXXX\nXXXXX\nXXXXXX\nXXXXXXX\nXXXXXXXX\nXXXXXXXXX\n"
+          b"XXXXXXXXXX\nXXXXXXXXXXX\nXXXXXXXXXXXX\nXXXXXXXXXXXXX\n\n,6:foo@vm,6:foo@vm,,")
+QMQP25 = (b"132:100:From: <s@x>\nTo: <r@y>\nDate: Tue, 24 Nov 2026 09:04:20 +0000 (UTC)\n"
+          b"Message-Id: <3851@h.example>\n\nX\nX\n,3:s@x,4:0r@y,4:1r@y,4:2r@y,,")
+
+
+def header(*b):
+    return bytes(b)
+
+
+def zeros(n):
+    return bytes(n)
+
+
+def srv_hdr(flags=0, hard=0, soft=0, drop=0, close=0, log=0, delay=0, seed=0, mode=0, end=0, texts=0):
+    le = lambda v: bytes([v & 255, v >> 8])
+    return bytes([flags]) + le(hard) + le(soft) + le(drop) + le(close) + le(log) + bytes([delay, seed, mode, end, texts])
+
+
+CMD = {n: i for i, n in enumerate(["connect", "helo", "ehlo", "lhlo", "xclient", "xforward", "auth", "mail",
+                                    "rcpt", "data", ".", "rset", "noop", "vrfy", "quit"])}
+
+SEEDS = {
+    "reply_parser": {
+        "greeting": header(0, 0) + b"220 smtp-sink ESMTP\r\n",
+        "ehlo_multiline": header(3, 1) + EHLO,
+        "pipelined_obs13": header(5, 2) + b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+        "lmtp_obs4": header(0, 0) + b"250 2.2.0 Ok\r\n250 2.2.0 Ok\r\n250 2.2.0 Ok\r\n",
+        "closing": header(9, 3) + b"421 4.0.0 Server closing connection\r\n",
+        "no_code_bare_lf": header(1, 8) + b"hello\n2500 x\n25 y\r\n",
+        "control_bytes": header(0, 0) + b"550-\x00\x01\xff bad\r\r\n550 \tend\r\n",
+    },
+    "data_scanner": {
+        "message_obs1": header(0, 0) + MSG,
+        "empty_message": header(0, 0) + b".\r\n",
+        "dot_stuffed_obs13": header(2, 3) + b"Subject: x\r\n\r\n..dot\r\nbody\r\n.\r\n",
+        "file_obs6": header(1, 8) + MSG_F,
+        "bare_lf_two": header(4, 4) + b"a\n.\nb\r\n.\r\n\r\n.\r\n",
+    },
+    "netstring": {
+        "qmqp_obs24": header(0, 0, 0, 0) + QMQP24,
+        "hello": header(0, 0, 0, 10) + b"5:hello,",
+        "kok": header(3, 1, 1, 4) + b"3:KOk,",
+        "empty": header(0, 0, 0, 0) + b"0:,",
+        "two": header(1, 8, 0, 12) + b"12:hello,world!,",
+        "too_long": header(0, 0, 0, 0) + b"99999999999999999999999:",
+        "bad_comma": header(0, 0, 0, 0) + b"5:hello;",
+    },
+    "qmqp_server": {
+        "request_obs24": header(0, 0, 0, 0) + QMQP24,
+        "request_obs25": header(5, 3, 0, 1) + QMQP25,
+        "extra_obs27": header(0, 0, 0, 0) + b"5:hello,EXTRA",
+        "split_obs27": header(1, 8, 0, 0) + b"5:hello,",
+        "bad_obs27": header(0, 0, 0, 0) + b"x:hello,",
+        "empty_obs27": header(0, 0, 0, 3) + b"0:,",
+    },
+    "qmqp_client": {
+        "kok_obs24": header(0, 0, 25, 0, 0) + b"3:KOk,",
+        "defer_obs26": header(0, 0, 0, 0, 0) + b"8:Zdeferal,",
+        "hard_obs26": header(1, 8, 0, 2, 0) + b"6:Dhard!,",
+        "unknown_obs26": header(0, 0, 13, 0, 1) + b"4:Xwhy,",
+        "junk_obs26": header(0, 0, 0, 0, 0) + b"junk",
+        "short": header(2, 3, 0, 0, 0) + b"3:KOk",
+    },
+    "smtp_server": {
+        "defaults_obs1": srv_hdr() + OBS1_CLIENT,
+        "pipelined_obs13": srv_hdr(flags=16 | 32, mode=5, seed=7) + OBS13_CLIENT,
+        "lmtp_obs4": srv_hdr(flags=1 | 16) + OBS4_CLIENT,
+        "lmtp_soft_dot_obs17": srv_hdr(flags=1, soft=1 << CMD["."], mode=3) + OBS17_CLIENT,
+        "delay_noop_obs33": srv_hdr(delay=1 + CMD["noop"], log=1 << CMD["noop"]) + OBS33_CLIENT,
+        "keepalive_obs2": srv_hdr(flags=16, mode=6, seed=3) + OBS2_CLIENT,
+        "long_line_obs15": srv_hdr(mode=7) + LONG_LINE,
+        "hard_rcpt_obs28": srv_hdr(hard=1 << CMD["rcpt"], close=1 << CMD["quit"]) + OBS1_CLIENT,
+        "abort_data": srv_hdr(delay=64, end=4) + OBS1_CLIENT,
+        "burst": srv_hdr(flags=32) + BURST,
+    },
+    "smtp_command": {
+        "defaults_obs1": header(0, 0, 0) + OBS1_CLIENT,
+        "pipelined_obs13": header(0, 1, 4) + OBS13_CLIENT,
+        "sequencing_obs12": header(0, 0, 0) + OBS12_CLIENT,
+        "bare_lf_obs14": header(0, 2, 8) + OBS14_CLIENT,
+        "control_bytes_obs14b": header(0, 0, 0) + OBS14B_CLIENT,
+        "lmtp_obs17": header(1, 0, 0) + OBS17_CLIENT,
+        "lmtp_obs4": header(1, 5, 6) + OBS4_CLIENT,
+        "long_line_obs15": header(0, 0, 7) + LONG_LINE,
+        "burst": header(0, 0, 0) + BURST,
+        "file_obs6": header(0, 0, 0) + b"HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + MSG_F,
+    },
+    "smtp_client": {
+        "defaults_obs1": zeros(6) + OBS1_SERVER,
+        "keepalive_obs2": header(4, 2 << 4, 0, 0, 0, 0) + OBS2_SERVER,
+        "lmtp_obs4": header(1, 2 | 1 << 2, 0, 0, 0, 0) + OBS4_SERVER,
+        "pipelining": header(64 | 16, 1, 0, 3, 5, 0) + b"220 smtp-sink ESMTP\r\n" + EHLO
+        + b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
+        b"250 2.0.0 Ok\r\n221 Bye\r\n",
+        "rejected_obs28": zeros(6) + b"220 smtp-sink ESMTP\r\n250 smtp-sink\r\n250 2.1.0 Ok\r\n"
+        b"500 5.3.0 Error: command failed\r\n",
+        "ignore_rejects_obs29": header(1 | 8 | 32, 2 | 3 << 2, 0, 0, 0, 0) + b"220 fake LMTP\r\n250 fake\r\n250 ok\r\n"
+        b"250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go\r\n250 2.0.0 delivered to rcpt 1\r\n"
+        b"250 2.0.0 delivered to rcpt 3\r\n",
+        "closing_421": header(8, 0, 0, 0, 0, 0) + b"421 4.0.0 Server closing connection\r\n",
+        "old_mode_obs8": header(2, 0, 25, 1, 8, 1) + b"220 smtp-sink ESMTP\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+        b"354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok\r\n221 Bye\r\n",
+    },
+    "address": {
+        "inet_v4": b"\x00inet:127.0.0.1:25",
+        "v6_bracketed": b"\x00[::1]:2525",
+        "unix": b"\x00unix:/tmp/x",
+        "host_port": b"\x01127.0.0.1:25250",
+        "host_only": b"\x00localhost",
+        "ipv6_literal": b"\x01[ipv6:::1]",
+        "port_only_obs23": b"\x0225282",
+        "wildcard_obs23": b"\x02:25281",
+    },
+    "hostname": {
+        "name": b"smtp-sink",
+        "domain": b"mx.example",
+        "ipv4": b"127.0.0.1",
+        "ipv6": b"::1",
+        "literal6": b"[ipv6:::1]",
+        "literal4": b"[127.0.0.1]",
+        "hyphen": b"-a.b",
+        "empty_label": b"a..b",
+    },
+}
+
+
+def main():
+    for target, seeds in SEEDS.items():
+        assert len(seeds) <= 10, target
+        d = ROOT / target
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+        for name, data in seeds.items():
+            (d / name).write_bytes(data)
+
+
+if __name__ == "__main__":
+    main()

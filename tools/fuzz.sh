@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
+# tools/fuzz.sh — build and run the libFuzzer targets of tests/fuzz/ (issue 6), from any directory:
+#   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      (default: 20 s, every tests/fuzz/*.cpp)
+# 1. builds each target with clang++ (CXX overrides) -fsanitize=fuzzer,address,undefined into
+#    build/fuzz/ (JOBS=2 compilers at a time);
+# 2. replays tests/fuzz/regressions/<target>/* (inputs that once failed: they must pass now);
+# 3. fuzzes each target in turn, one at a time, for SECONDS on a copy of
+#    tests/fuzz/corpus/<target>/ in build/fuzz/work/ (the committed corpus is never written),
+#    with tests/fuzz/dict/ dictionaries; logs in build/fuzz/logs/.
+# Stops at the first failure, printing the reproducer's path and the log's end; exit status 1.
+# Reproduce with: build/fuzz/<target> <file>; minimise with
+#   build/fuzz/<target> -minimize_crash=1 -runs=100000 -exact_artifact_path=min <file>
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+seconds=${1:-20}
+[ $# -gt 0 ] && shift
+case $seconds in
+'' | *[!0-9]*)
+    echo "usage: tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]" >&2
+    exit 2
+    ;;
+esac
+CXX=${CXX:-clang++}
+JOBS=${JOBS:-2}
+out=build/fuzz
+flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I include)
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+if [ $# -gt 0 ]; then
+    targets=("$@")
+else
+    targets=()
+    for src in tests/fuzz/*.cpp; do
+        t=${src##*/}
+        targets+=("${t%.cpp}")
+    done
+fi
+for t in "${targets[@]}"; do
+    [ -f "tests/fuzz/$t.cpp" ] || { echo "fuzz.sh: no target tests/fuzz/$t.cpp" >&2; exit 2; }
+done
+
+dict_of() {
+    case $1 in
+    netstring | qmqp_*) echo tests/fuzz/dict/qmqp.dict ;;
+    reply_parser | data_scanner | smtp_*) echo tests/fuzz/dict/smtp.dict ;;
+    *) echo "" ;;
+    esac
+}
+
+fail() {
+    echo "fuzz.sh: FAILED: $*" >&2
+    exit 1
+}
+
+mkdir -p "$out/logs"
+
+# 1. build, JOBS at a time
+start=$SECONDS
+echo "fuzz.sh: building ${#targets[@]} targets with $($CXX --version | head -n 1)"
+pids=()
+names=()
+build_failed=""
+reap() {  # waits for the oldest build
+    local pid=${pids[0]} name=${names[0]}
+    pids=("${pids[@]:1}")
+    names=("${names[@]:1}")
+    if ! wait "$pid"; then
+        cat "$out/logs/$name.build.log" >&2
+        build_failed="$build_failed $name"
+    fi
+}
+for t in "${targets[@]}"; do
+    [ ${#pids[@]} -lt "$JOBS" ] || reap
+    "$CXX" "${flags[@]}" "tests/fuzz/$t.cpp" -o "$out/$t" >"$out/logs/$t.build.log" 2>&1 &
+    pids+=($!)
+    names+=("$t")
+done
+while [ ${#pids[@]} -gt 0 ]; do reap; done
+[ -z "$build_failed" ] || fail "build of$build_failed"
+build_time=$((SECONDS - start))
+echo "fuzz.sh: built in ${build_time} s"
+
+# 2. regressions
+for t in "${targets[@]}"; do
+    dir=tests/fuzz/regressions/$t
+    [ -d "$dir" ] || continue
+    files=("$dir"/*)
+    [ -e "${files[0]}" ] || continue
+    if ! "$out/$t" "${files[@]}" >"$out/logs/$t.regressions.log" 2>&1; then
+        tail -n 40 "$out/logs/$t.regressions.log" >&2
+        fail "$t: a regression input fails again (log: $out/logs/$t.regressions.log)"
+    fi
+    echo "fuzz.sh: $t: ${#files[@]} regression inputs pass"
+done
+
+# 3. fuzz, one target at a time
+start=$SECONDS
+for t in "${targets[@]}"; do
+    work=$out/work/$t
+    artifacts=$out/artifacts/$t
+    rm -rf "$work" "$artifacts"
+    mkdir -p "$work" "$artifacts"
+    if [ -d "tests/fuzz/corpus/$t" ]; then
+        cp tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
+    fi
+    opts=(-max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=1024
+        -artifact_prefix="$artifacts/" -print_final_stats=1)
+    dict=$(dict_of "$t")
+    [ -z "$dict" ] || opts+=(-dict="$dict")
+    log=$out/logs/$t.log
+    t0=$SECONDS
+    if ! "$out/$t" "${opts[@]}" "$work" >"$log" 2>&1; then
+        tail -n 60 "$log" >&2
+        repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+        [ -n "$repro" ] || repro=$(ls -1 "$artifacts" 2>/dev/null | head -n 1 | sed "s|^|$artifacts/|")
+        fail "$t: reproducer ${repro:-(none written)}; log $log"
+    fi
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+    echo "fuzz.sh: $t: ok, ${runs:-?} runs in $((SECONDS - t0)) s, ${cov:-cov: ?}, corpus $(ls "$work" | wc -l) inputs"
+done
+run_time=$((SECONDS - start))
+echo "fuzz.sh: all ${#targets[@]} targets passed (build ${build_time} s, fuzzing ${run_time} s)"
