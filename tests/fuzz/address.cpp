@@ -49,7 +49,8 @@ void check(std::string_view arg, const endpoint_parse& r, bool server, std::stri
     FUZZ_CHECK(arg.find(r.spec.port) != std::string_view::npos || r.spec.port == default_port);
 
     const std::string again = "[ipv6:" + r.spec.host + "]:" + r.spec.port;
-    const endpoint_parse r2 = server ? parse_server_endpoint(again) : parse_client_endpoint(again, default_port);
+    const endpoint_parse r2 = server ? parse_server_endpoint(again)
+                                     : parse_client_endpoint(again, default_port);
     FUZZ_CHECK(r2 && !r2.spec.local && r2.spec.host == r.spec.host && r2.spec.port == r.spec.port);
 }
 

@@ -20,14 +20,14 @@
 #include <vector>
 
 /// An invariant: on violation, say which and trap (libFuzzer saves the input as a crash).
-#define FUZZ_CHECK(cond)                                                                     \
-    do                                                                                       \
-    {                                                                                        \
-        if (!(cond))                                                                         \
-        {                                                                                    \
+#define FUZZ_CHECK(cond)                                                                            \
+    do                                                                                              \
+    {                                                                                               \
+        if (!(cond))                                                                                \
+        {                                                                                           \
             std::fprintf(stderr, "fuzz invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-            __builtin_trap();                                                                \
-        }                                                                                    \
+            __builtin_trap();                                                                       \
+        }                                                                                           \
     } while (0)
 
 namespace fuzz {
@@ -107,27 +107,28 @@ private:
 /// How the driver plays the peer.
 struct peer_plan
 {
-    std::string_view bytes;                ///< what the peer sends, in order
-    splitter split;                        ///< how it is cut into reads
-    boost::system::error_code end_ec;      ///< the read after the last byte: {} = end of stream
-    std::optional<std::size_t> fail_write; ///< this write (0-based) fails with write_ec
-    boost::system::error_code write_ec = boost::system::errc::make_error_code(boost::system::errc::broken_pipe);
-    bool fail_waits = false;               ///< every wait completes with operation_aborted
-    std::size_t max_actions = 0;           ///< more actions than this is a loop (0: no limit)
+    std::string_view bytes;                 ///< what the peer sends, in order
+    splitter split;                         ///< how it is cut into reads
+    boost::system::error_code end_ec;       ///< the read after the last byte: {} = end of stream
+    std::optional<std::size_t> fail_write;  ///< this write (0-based) fails with write_ec
+    boost::system::error_code write_ec = boost::system::errc::make_error_code(boost::system::errc::broken_pipe
+    );
+    bool fail_waits = false;                         ///< every wait completes with operation_aborted
+    std::size_t max_actions = 0;                     ///< more actions than this is a loop (0: no limit)
     std::function<void(std::string_view)> on_write;  ///< sees each write's bytes, pieces joined
 };
 
 /// What one run did.
 struct run_result
 {
-    std::string written;              ///< all writes' bytes, in order
+    std::string written;  ///< all writes' bytes, in order
     std::size_t writes = 0;
     std::size_t reads = 0;
-    std::size_t delivered = 0;        ///< peer bytes the algorithm read
+    std::size_t delivered = 0;  ///< peer bytes the algorithm read
     std::size_t actions = 0;
     std::vector<std::int64_t> waits;  ///< wait durations (ns)
     mailload::sansio::next_action last = mailload::sansio::next_action::done();
-    bool end_delivered = false;       ///< the read after the peer's last byte was answered
+    bool end_delivered = false;  ///< the read after the peer's last byte was answered
     bool write_failed = false;
 };
 
@@ -225,20 +226,17 @@ run_result drive(Algo& algo, peer_plan plan, OnEvent&& on_event, OnNext&& on_nex
         case action_type::wait:
             FUZZ_CHECK(act.duration().count() >= 0);
             r.waits.push_back(static_cast<std::int64_t>(act.duration().count()));
-            act = plan.fail_waits ? algo.resume(boost::system::errc::make_error_code(
-                                                    boost::system::errc::operation_canceled),
-                                                0)
-                                  : algo.resume();
+            act = plan.fail_waits
+                      ? algo.resume(
+                            boost::system::errc::make_error_code(boost::system::errc::operation_canceled),
+                            0
+                        )
+                      : algo.resume();
             break;
-        case action_type::next_message:
-            act = algo.resume(on_next(algo), 0);
-            break;
+        case action_type::next_message: act = algo.resume(on_next(algo), 0); break;
         case action_type::close:
-        case action_type::done:
-            r.last = act;
-            return r;
-        default:
-            FUZZ_CHECK(false);
+        case action_type::done: r.last = act; return r;
+        default: FUZZ_CHECK(false);
         }
     }
 }

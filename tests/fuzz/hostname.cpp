@@ -11,7 +11,6 @@
 #include <mailload/sansio/hostname.hpp>
 
 #include <arpa/inet.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -141,8 +140,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(s.size() >= 2 && s.front() == '[' && s.back() == ']');
         const std::string_view inner = s.substr(1, s.size() - 2);
         FUZZ_CHECK(inner.find(']') == std::string_view::npos);
-        FUZZ_CHECK(ci_starts_ipv6(inner) ? static_cast<bool>(valid_ipv6_address(inner.substr(5)))
-                                         : ipv4_by_rule(inner));
+        FUZZ_CHECK(
+            ci_starts_ipv6(inner) ? static_cast<bool>(valid_ipv6_address(inner.substr(5)))
+                                  : ipv4_by_rule(inner)
+        );
     }
     return 0;
 }

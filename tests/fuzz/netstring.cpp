@@ -145,12 +145,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const fuzz::splitter s : {fuzz::splitter::whole(), split})
     {
         const outcome got = decode(wire, ~std::uint64_t(0), true, s);
-        FUZZ_CHECK(got.done && got.error == 0 && got.used == encoded && got.data == piece && got.size == piece.size());
+        FUZZ_CHECK(
+            got.done && got.error == 0 && got.used == encoded && got.data == piece && got.size == piece.size()
+        );
         const outcome counted = decode(wire, piece.size(), false, s);  // at the limit exactly
-        FUZZ_CHECK(counted.done && counted.used == encoded && counted.data.empty() && counted.size == piece.size());
+        FUZZ_CHECK(
+            counted.done && counted.used == encoded && counted.data.empty() && counted.size == piece.size()
+        );
     }
     if (!piece.empty())  // one byte over the limit is a size error
-        FUZZ_CHECK(decode(wire, piece.size() - 1, true, split).error ==
-                   static_cast<int>(mailload::error::netstring_size));
+        FUZZ_CHECK(
+            decode(wire, piece.size() - 1, true, split).error ==
+            static_cast<int>(mailload::error::netstring_size)
+        );
     return 0;
 }

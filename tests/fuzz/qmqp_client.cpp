@@ -53,7 +53,9 @@ void check_request(const qmqp_request& q, const client_config& c, std::size_t le
     FUZZ_CHECK(p[0].data() + p[0].size() == p[1].data() && p[1].data() + p[1].size() == p[2].data());
     FUZZ_CHECK(std::string(p[0]) + std::string(p[1]) + std::string(p[2]) == outer[0]);
     const auto msg = items(p[0]);
-    FUZZ_CHECK(msg.size() == 1 && msg[0].size() == length && q.message_size() == length && msg[0].back() == '\n');
+    FUZZ_CHECK(
+        msg.size() == 1 && msg[0].size() == length && q.message_size() == length && msg[0].back() == '\n'
+    );
     const auto sender = items(p[1]);
     FUZZ_CHECK(sender.size() == 1 && sender[0] == c.sender);
     const auto rcpts = items(p[2]);
@@ -112,7 +114,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::vector<client_event::kind_t> kinds;
         std::string reply;
         const fuzz::run_result r = fuzz::drive(
-            *client, plan,
+            *client,
+            plan,
             [&](qmqp_client& c) {
                 const client_event& e = c.event();
                 fuzz::touch(e.text);
@@ -130,7 +133,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(r.writes == 1 && r.written == request.bytes());
         if (plan.fail_write)
         {
-            FUZZ_CHECK(r.last.type() == action_type::done && r.last.error() == mailload::error::lost_connection);
+            FUZZ_CHECK(
+                r.last.type() == action_type::done && r.last.error() == mailload::error::lost_connection
+            );
             FUZZ_CHECK(kinds.empty() && r.reads == 0);
             FUZZ_CHECK(failure == "lost connection while sending message");
         }
@@ -148,18 +153,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (ref.data().starts_with('K'))
             {
                 FUZZ_CHECK(r.last.type() == action_type::close);
-                FUZZ_CHECK((kinds == std::vector<client_event::kind_t>{client_event::message_sent, client_event::reply,
-                                                                       client_event::accepted}));
+                FUZZ_CHECK(
+                    (kinds ==
+                     std::vector<client_event::kind_t>{
+                         client_event::message_sent,
+                         client_event::reply,
+                         client_event::accepted})
+                );
                 FUZZ_CHECK(st.messages_accepted == before.messages_accepted + 1);
                 FUZZ_CHECK(st.bytes_accepted == before.bytes_accepted + length);
             }
             else
             {
                 FUZZ_CHECK(r.last.type() == action_type::done && r.last.error() == mailload::error::rejected);
-                FUZZ_CHECK((kinds == std::vector<client_event::kind_t>{client_event::message_sent, client_event::reply}));
+                FUZZ_CHECK(
+                    (kinds ==
+                     std::vector<client_event::kind_t>{client_event::message_sent, client_event::reply})
+                );
                 FUZZ_CHECK(st.messages_accepted == before.messages_accepted);
-                FUZZ_CHECK(st.rejected[static_cast<std::size_t>(client_stage::dot)] ==
-                           before.rejected[static_cast<std::size_t>(client_stage::dot)] + 1);
+                FUZZ_CHECK(
+                    st.rejected[static_cast<std::size_t>(client_stage::dot)] ==
+                    before.rejected[static_cast<std::size_t>(client_stage::dot)] + 1
+                );
                 const std::string_view text = ref.data().substr(ref.data().empty() ? 0 : 1);
                 const char* what = ref.data().starts_with('Z')   ? "recoverable error: "
                                    : ref.data().starts_with('D') ? "unrecoverable error: "

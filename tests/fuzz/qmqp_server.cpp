@@ -68,7 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         seen s;
         const auto before = server->stats();
         const fuzz::run_result r = fuzz::drive(
-            *server, plan,
+            *server,
+            plan,
             [&](qmqp_server& a) {
                 FUZZ_CHECK(a.event().kind == server_event::message);
                 ++s.messages;
@@ -85,13 +86,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             FUZZ_CHECK(r.written == "3:KOk,");
             if (plan.fail_write)
             {
-                FUZZ_CHECK(r.last.type() == mailload::sansio::action_type::done &&
-                           r.last.error() == mailload::error::lost_connection && server->failed_while_writing());
+                FUZZ_CHECK(
+                    r.last.type() == mailload::sansio::action_type::done &&
+                    r.last.error() == mailload::error::lost_connection && server->failed_while_writing()
+                );
                 FUZZ_CHECK(st.answered == before.answered);
             }
             else
             {
-                FUZZ_CHECK(r.last.type() == mailload::sansio::action_type::close && !server->failed_while_writing());
+                FUZZ_CHECK(
+                    r.last.type() == mailload::sansio::action_type::close && !server->failed_while_writing()
+                );
                 FUZZ_CHECK(st.answered == before.answered + 1);
             }
         }

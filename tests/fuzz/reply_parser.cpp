@@ -81,7 +81,9 @@ parsed reference(std::string_view in)
             lines += '\n';
             continue;
         }
-        out.replies.push_back({code, text.substr(0, reply_parser::max_text), lines.substr(0, reply_parser::max_text)});
+        out.replies.push_back(
+            {code, text.substr(0, reply_parser::max_text), lines.substr(0, reply_parser::max_text)}
+        );
         text.clear();
         lines.clear();
     }

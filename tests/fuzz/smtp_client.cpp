@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
-// tests/fuzz/smtp_client.cpp — sansio::smtp_client (smtp-source) with varied flags, driven by arbitrary server bytes
+// tests/fuzz/smtp_client.cpp — sansio::smtp_client (smtp-source) with varied flags, driven by arbitrary
+// server bytes
 //
 // Input: a 6-byte header (a short input reads as zeros: smtp-source's defaults), then the
 // server's bytes.
@@ -109,9 +110,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         unsigned claimed = 0, asked = 0;
         std::size_t write_no = 0, bodies = 0, rcpt_lines = 0;
         plan.on_write = [&](std::string_view w) {
-            for (auto at = w.find("RCPT TO:<"); at != std::string_view::npos; at = w.find("RCPT TO:<", at + 1))
+            for (auto at = w.find("RCPT TO:<"); at != std::string_view::npos;
+                 at = w.find("RCPT TO:<", at + 1))
                 ++rcpt_lines;
-            if (!(plan.fail_write && *plan.fail_write == write_no++) && w.find(builder.body()) != std::string_view::npos)
+            if (!(plan.fail_write && *plan.fail_write == write_no++) &&
+                w.find(builder.body()) != std::string_view::npos)
                 ++bodies;
             FUZZ_CHECK(w.size() >= 3 && w.ends_with("\r\n"));
             FUZZ_CHECK(w.find("\r\n") != 0);  // no empty command
@@ -120,12 +123,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 for (std::string_view l = w; !l.empty();)
                 {
                     const auto crlf = l.find("\r\n");
-                    FUZZ_CHECK(crlf != std::string_view::npos && crlf > 0 && fuzz::all_printable(l.substr(0, crlf)));
+                    FUZZ_CHECK(
+                        crlf != std::string_view::npos && crlf > 0 && fuzz::all_printable(l.substr(0, crlf))
+                    );
                     l.remove_prefix(crlf + 2);
                 }
         };
         const fuzz::run_result r = fuzz::drive(
-            *client, plan,
+            *client,
+            plan,
             [&](smtp_client& c) {
                 const client_event& e = c.event();
                 fuzz::touch(e.text);
@@ -162,7 +168,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(asked <= claimable + 1);
         // lock-step (or batches): a write answers a reply, and a reply needs a LF
         const std::size_t lfs = static_cast<std::size_t>(
-            std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(r.delivered), '\n'));
+            std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(r.delivered), '\n')
+        );
         FUZZ_CHECK(r.writes <= lfs);
         std::size_t sent = 0, accepted = 0;
         for (const auto& e : events)
@@ -173,8 +180,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(st.messages_sent - before.messages_sent == sent);
         FUZZ_CHECK(st.messages_accepted - before.messages_accepted == accepted);
         FUZZ_CHECK(accepted <= sent && sent <= claimed + 1);
-        FUZZ_CHECK(st.recipients_accepted - before.recipients_accepted <=
-                   st.recipients_sent - before.recipients_sent);
+        FUZZ_CHECK(
+            st.recipients_accepted - before.recipients_accepted <= st.recipients_sent - before.recipients_sent
+        );
         FUZZ_CHECK(st.messages_accepted <= st.messages_sent);
         FUZZ_CHECK(st.messages_sent - before.messages_sent == bodies);  // counted once written, not before
         FUZZ_CHECK(st.recipients_sent - before.recipients_sent == rcpt_lines);

@@ -58,9 +58,22 @@ std::string lower(std::string_view s)
 
 std::optional<smtp_command> lookup(std::string_view name)
 {
-    static constexpr std::string_view names[] = {"connect", "helo", "ehlo", "lhlo", "xclient",
-                                                 "xforward", "auth", "mail", "rcpt", "data",
-                                                 ".", "rset", "noop", "vrfy", "quit"};
+    static constexpr std::string_view names[] = {
+        "connect",
+        "helo",
+        "ehlo",
+        "lhlo",
+        "xclient",
+        "xforward",
+        "auth",
+        "mail",
+        "rcpt",
+        "data",
+        ".",
+        "rset",
+        "noop",
+        "vrfy",
+        "quit"};
     const std::string l = lower(name);
     for (std::size_t i = 0; i < std::size(names); ++i)
         if (l == names[i])
@@ -102,7 +115,8 @@ expected model(std::string_view in, bool lmtp)
                 break;
         }
         const bool found = lf != std::string_view::npos;
-        if ((found && lf + 1 - p > smtp_server::max_line) || (!found && in.size() - p >= smtp_server::max_line))
+        if ((found && lf + 1 - p > smtp_server::max_line) ||
+            (!found && in.size() - p >= smtp_server::max_line))
         {
             x.events.push_back({server_event::line_too_long, {}});
             end_txn();
@@ -125,12 +139,16 @@ expected model(std::string_view in, bool lmtp)
         for (char& c : args)
             if (!fuzz::printable(c))
                 c = '?';
-        x.events.push_back({server_event::command, line.substr(0, name_end < l.size() ? name_end + 1 : l.size()) + args});
+        x.events.push_back(
+            {server_event::command, line.substr(0, name_end < l.size() ? name_end + 1 : l.size()) + args}
+        );
         FUZZ_CHECK(find_smtp_command(name) == lookup(name));
         const auto cmd = lookup(name);
         auto after_colon = [&] {
             const auto colon = args.find(':');
-            return std::string(skip_blanks(colon == std::string::npos ? args : std::string_view(args).substr(colon + 1)));
+            return std::string(
+                skip_blanks(colon == std::string::npos ? args : std::string_view(args).substr(colon + 1))
+            );
         };
         using c = smtp_command;
         if (name.empty())
@@ -152,7 +170,9 @@ expected model(std::string_view in, bool lmtp)
         {
             end_txn();
             const auto first = args.find_first_not_of(' ');
-            x.events.push_back({server_event::helo, first == std::string::npos ? std::string() : args.substr(first)});
+            x.events.push_back(
+                {server_event::helo, first == std::string::npos ? std::string() : args.substr(first)}
+            );
             x.replies += *cmd == c::helo ? "250 smtp-sink\r\n" : ehlo;
             break;
         }
@@ -241,7 +261,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     server->start();
     std::vector<recorded> got;
     const fuzz::run_result r = fuzz::drive(
-        *server, plan,
+        *server,
+        plan,
         [&](const smtp_server& s) {
             const server_event& e = s.event();
             switch (e.kind)

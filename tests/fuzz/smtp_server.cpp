@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
-// tests/fuzz/smtp_server.cpp — sansio::smtp_server (smtp-sink) with varied flags, driven by arbitrary client bytes
+// tests/fuzz/smtp_server.cpp — sansio::smtp_server (smtp-sink) with varied flags, driven by arbitrary client
+// bytes
 //
 // Input: a 16-byte header (a short input reads as zeros: smtp-sink's defaults), then the
 // client's bytes.
@@ -21,9 +22,9 @@
 // trace lines hold no CR LF or NUL and fit the line limit; syslog events only for -s
 // commands; the final action is close after QUIT/-q/-Q/-A/an overlong line, else done with an
 // error; stats agree with the events, every message is answered unless a write, a wait or -q
-// got in the way, and the reply tally counts exactly the reply lines written, by code. Differential: the same object after start() given the
-// same bytes in whole reads writes the same bytes, reports the same events and ends the same
-// way (when no write or wait fails).
+// got in the way, and the reply tally counts exactly the reply lines written, by code. Differential: the same
+// object after start() given the same bytes in whole reads writes the same bytes, reports the same events and
+// ends the same way (when no write or wait fails).
 
 #include <mailload/sansio/smtp_server.hpp>
 
@@ -195,7 +196,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cfg.hard_reply = hard[texts >> 2 & 3];
     const std::string_view bytes = in.rest();
     // the first reply, as smtp-sink's precedence for `connect` makes it
-    const std::string greeting = cfg.close.has(smtp_command::connect) ? "421 4.0.0 Server closing connection\r\n"
+    const std::string greeting = cfg.close.has(smtp_command::connect)
+                                     ? "421 4.0.0 Server closing connection\r\n"
                                  : cfg.hard.has(smtp_command::connect) ? cfg.hard_reply + "\r\n"
                                  : cfg.soft.has(smtp_command::connect) ? cfg.soft_reply + "\r\n"
                                  : cfg.pix                             ? "220 ********\r\n"
