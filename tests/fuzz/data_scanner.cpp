@@ -7,9 +7,13 @@
 // start) puts it; scan() never claims more than it was given, and claims a non-empty part
 // when it finds the end. The unstuffer gives the same output whatever the split, equal to a
 // plain rule applied to the whole input: every CR removed, a '.' dropped at the start and
-// right after each CR LF.
+// right after each CR LF. Round trip with smtp-source's -F dot-stuffing: the input taken as a
+// file, message_builder's body (dot_stuff_lines + CR LF . CR LF) ends only at its very end
+// whatever the split, and unstuffs to the file without CRs, LF-terminated, then the extra empty
+// line and the end marker's line.
 
 #include <mailload/sansio/data_scanner.hpp>
+#include <mailload/sansio/message_builder.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -123,6 +127,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::string one = unstuffed(d.substr(from, end - from), split);
         FUZZ_CHECK(one.size() >= 1 && one.back() == '\n');  // "...\r\n.\r\n" ends as "...\n\n"
         from = end;
+    }
+
+    // the input as a -F file: its dot-stuffed body cannot end early
+    if (!d.empty())
+    {
+        mailload::sansio::message_options mo;
+        mo.file_content = std::string(d);
+        mo.headers = false;
+        const mailload::sansio::message_builder b(mo);
+        const std::string_view body = b.body();
+        FUZZ_CHECK(body == mailload::sansio::message_builder::dot_stuff_lines(d) + "\r\n.\r\n");
+        const std::vector<std::size_t> one_end{body.size()};
+        FUZZ_CHECK(scanned_ends(body, split) == one_end);
+        std::string want_dump;
+        for (char c : d)
+            if (c != '\r')
+                want_dump += c;
+        if (d.back() != '\n')
+            want_dump += '\n';
+        want_dump += "\n\n";
+        FUZZ_CHECK(unstuffed(body, split) == want_dump);
     }
     return 0;
 }
