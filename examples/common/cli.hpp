@@ -49,11 +49,32 @@ inline void say(std::string_view level, std::string_view text) {
 inline void info(std::string_view text) { say({}, text); }
 inline void warning(std::string_view text) { say("warning", text); }
 
+/// What cli::exit() throws instead of ending the process, in a build that defines
+/// MAILLOAD_CLI_EXIT_THROWS (only the option parsers' fuzz targets, tests/fuzz/options_*.cpp).
+struct exit_request {
+    int status;
+};
+
+/// How cli::exit() ends the process: `normal` is exit(3) (atexit handlers, static destructors);
+/// `immediate` is _Exit(2), for a fatal error that may come while other threads still run.
+enum class exit_mode { normal, immediate };
+
+/// The one way the tools end before main() returns: stdout flushed, then exit `status`.
+[[noreturn]] inline void exit(int status, exit_mode mode = exit_mode::normal) {
+    std::fflush(stdout);
+#ifdef MAILLOAD_CLI_EXIT_THROWS
+    (void)mode;
+    throw exit_request{status};
+#else
+    if (mode == exit_mode::immediate) std::_Exit(status);
+    std::exit(status);
+#endif
+}
+
 /// `prog: fatal: text` on stderr, then exit status 1. Unlike Postfix, no one-second sleep first.
 [[noreturn]] inline void fatal(std::string_view text) {
     say("fatal", text);
-    std::fflush(stdout);
-    std::_Exit(1);
+    cli::exit(1, exit_mode::immediate);
 }
 
 /// atoi()'s reading of a number: leading digits (and sign), garbage after them ignored, 0 if none.
@@ -148,7 +169,7 @@ inline std::string report_format(const char* arg) {  // --report=text|json
 }
 [[noreturn]] inline void version() {  // "smtp-source (mailload) 0.1.0"
     std::printf("%s (mailload) %s\n", program_name().c_str(), mailload::version);
-    std::exit(0);
+    cli::exit(0);
 }
 
 /// "all", "ipv4" or "ipv6" for -v's name_mask line, from a transport name.

@@ -46,6 +46,68 @@ void help() {
         name.c_str());
 }
 
+struct settings {
+    sink_options sink;
+    std::string family = "inet";
+    int verbose = 0;
+    bool count = false;
+    std::string report;  ///< --report: "", "text" or "json"
+    const char* address = nullptr;
+};
+
+settings parse(int argc, char** argv) {
+    settings s;
+    auto& o = s.sink;
+    o.stop_signals = {SIGTERM, SIGINT};
+    o.session_limit = std::chrono::minutes(10);  // mailload's default; Postfix's has no limit at all
+    enum { opt_timeout = 256, opt_session_limit, opt_max_sessions, opt_max_size, opt_report, opt_help, opt_version };
+    static const option longopts[] = {
+        {"timeout", required_argument, nullptr, opt_timeout},
+        {"session-limit", required_argument, nullptr, opt_session_limit},
+        {"max-sessions", required_argument, nullptr, opt_max_sessions},
+        {"max-size", required_argument, nullptr, opt_max_size},
+        {"report", required_argument, nullptr, opt_report},
+        {"help", no_argument, nullptr, opt_help},
+        {"version", no_argument, nullptr, opt_version},
+        {nullptr, 0, nullptr, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+46chvx:", longopts, nullptr)) != -1) {
+        switch (ch) {
+        case '4': s.family = "inet4"; break;
+        case '6': s.family = "inet6"; break;
+        case 'c': s.count = true; break;
+        case 'h': help(); cli::exit(0);  // ours, as --help (Postfix's has no -h)
+        case 'v': ++s.verbose; break;
+        case 'x': {
+            const double v = cli::leading_seconds(optarg);
+            if (!(v > 0) || v > 1e8) usage();
+            o.stop_after_time = cli::seconds(v);
+            break;
+        }
+        case opt_timeout: o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout")); break;
+        case opt_session_limit: o.session_limit = cli::seconds(cli::positive_seconds(optarg, "session limit")); break;
+        case opt_max_sessions: o.max_sessions = static_cast<std::uint32_t>(cli::positive(optarg, "session limit")); break;
+        case opt_max_size: {
+            const long long v = cli::leading_integer(optarg);
+            if (v <= 0) cli::fatal(std::string("bad size limit: ") + optarg);
+            o.server.max_message_size = static_cast<std::uint64_t>(v);
+            break;
+        }
+        case opt_report: s.report = cli::report_format(optarg); break;
+        case opt_help: help(); cli::exit(0);
+        case opt_version: cli::version();
+        default: usage();
+        }
+    }
+    if (argc - optind != 2) usage();
+    s.address = argv[optind];
+    const long long backlog = cli::leading_integer(argv[optind + 1]);
+    if (backlog <= 0 || backlog > INT_MAX) usage();
+    o.backlog = static_cast<int>(backlog);
+    return s;
+}
+
 /// Prints what Postfix's qmqp-sink prints: -v lines, warnings, the -c counter.
 struct cli_observer {
     const sink_counters* counters = nullptr;
@@ -89,65 +151,13 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     cli::raise_open_files_limit();
     cli::program = argv[0];
+    const settings s = parse(argc, argv);
 
-    sink_options o;
-    o.stop_signals = {SIGTERM, SIGINT};
-    o.session_limit = std::chrono::minutes(10);  // mailload's default; Postfix's has no limit at all
-    std::string family = "inet";
-    int verbose = 0;
-    bool count = false;
-    std::string report_format;
-    enum { opt_timeout = 256, opt_session_limit, opt_max_sessions, opt_max_size, opt_report, opt_help, opt_version };
-    static const option longopts[] = {
-        {"timeout", required_argument, nullptr, opt_timeout},
-        {"session-limit", required_argument, nullptr, opt_session_limit},
-        {"max-sessions", required_argument, nullptr, opt_max_sessions},
-        {"max-size", required_argument, nullptr, opt_max_size},
-        {"report", required_argument, nullptr, opt_report},
-        {"help", no_argument, nullptr, opt_help},
-        {"version", no_argument, nullptr, opt_version},
-        {nullptr, 0, nullptr, 0},
-    };
-    int ch;
-    while ((ch = getopt_long(argc, argv, "+46chvx:", longopts, nullptr)) != -1) {
-        switch (ch) {
-        case '4': family = "inet4"; break;
-        case '6': family = "inet6"; break;
-        case 'c': count = true; break;
-        case 'h': help(); return 0;  // ours, as --help (Postfix's has no -h)
-        case 'v': ++verbose; break;
-        case 'x': {
-            const double v = cli::leading_seconds(optarg);
-            if (!(v > 0) || v > 1e8) usage();
-            o.stop_after_time = cli::seconds(v);
-            break;
-        }
-        case opt_timeout: o.timeout = cli::seconds(cli::positive_seconds(optarg, "timeout")); break;
-        case opt_session_limit: o.session_limit = cli::seconds(cli::positive_seconds(optarg, "session limit")); break;
-        case opt_max_sessions: o.max_sessions = static_cast<std::uint32_t>(cli::positive(optarg, "session limit")); break;
-        case opt_max_size: {
-            const long long v = cli::leading_integer(optarg);
-            if (v <= 0) cli::fatal(std::string("bad size limit: ") + optarg);
-            o.server.max_message_size = static_cast<std::uint64_t>(v);
-            break;
-        }
-        case opt_report: report_format = cli::report_format(optarg); break;
-        case opt_help: help(); return 0;
-        case opt_version: cli::version();
-        default: usage();
-        }
-    }
-    if (argc - optind != 2) usage();
-    const char* address = argv[optind];
-    const long long backlog = cli::leading_integer(argv[optind + 1]);
-    if (backlog <= 0 || backlog > INT_MAX) usage();
-    o.backlog = static_cast<int>(backlog);
-
-    if (verbose) cli::info(std::string("name_mask: ") + cli::name_mask(family));
-    const auto report = cli::run_sink(hana::tuple_t<qmqp>, "qmqp", family, o, address, verbose > 0, nullptr, nullptr,
-                                      [&](const sink_counters& counters) {
-                                          return cli_observer{&counters, verbose, count};
+    if (s.verbose) cli::info(std::string("name_mask: ") + cli::name_mask(s.family));
+    const auto report = cli::run_sink(hana::tuple_t<qmqp>, "qmqp", s.family, s.sink, s.address, s.verbose > 0, nullptr,
+                                      nullptr, [&](const sink_counters& counters) {
+                                          return cli_observer{&counters, s.verbose, s.count};
                                       });
-    cli::end_sink("qmqp-sink", report_format, count, report);
+    cli::end_sink("qmqp-sink", s.report, s.count, report);
     return 0;
 }

@@ -62,6 +62,67 @@ double seconds_or_usage(const char* arg) {
     return v;
 }
 
+struct settings {
+    source_options source;
+    cli::source_cli cli;  // the long options both sources take
+    std::string family = "inet";
+    int verbose = 0;
+    bool count = false;
+    const char* sender = nullptr;
+    const char* recipient = nullptr;
+    std::optional<std::string> myhostname;  // -M, checked where it is given (as Postfix does)
+    const char* address = nullptr;
+};
+
+settings parse(int argc, char** argv) {
+    settings s;
+    auto& o = s.source;
+    o.message.length = 1024;
+    auto& how = s.cli.how;
+    static const std::vector<option> longopts = cli::source_longopts({});
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+46cC:f:hl:m:M:r:R:s:t:vw:", longopts.data(), nullptr)) != -1) {
+        switch (ch) {
+        case '4': s.family = "inet4"; break;
+        case '6': s.family = "inet6"; break;
+        case 'c': s.count = true; break;
+        case 'C': o.connect_attempts = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
+        case 'f': s.sender = optarg; break;
+        case 'h': help(); cli::exit(0);  // ours, as --help (Postfix's has no -h)
+        case 'l': o.message.length = static_cast<std::size_t>(positive_or_usage(optarg)); break;
+        case 'm': {
+            const long long v = cli::leading_integer(optarg);
+            if (v <= 0) usage();
+            o.messages = static_cast<std::uint64_t>(v);
+            s.cli.messages_given = true;
+            break;
+        }
+        case 'M': s.myhostname = cli::myhostname(optarg); break;
+        case 'r': o.client.rcpt_count = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
+        case 'R':
+            if (how.pacing == "fixed") usage();
+            how.pace = seconds_or_usage(optarg);
+            how.pacing = "random";
+            break;
+        case 's': o.sessions = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
+        case 't': s.recipient = optarg; break;
+        case 'v': ++s.verbose; break;
+        case 'w':
+            if (how.pacing == "random") usage();
+            how.pace = seconds_or_usage(optarg);
+            how.pacing = "fixed";
+            break;
+        case cli::opt_help: help(); cli::exit(0);
+        default:
+            if (!cli::source_long_option(ch, optarg, o, s.cli)) usage();
+        }
+    }
+    cli::finish_source_options(o, s.cli);
+    if (argc - optind != 1) usage();
+    s.address = argv[optind];
+    return s;
+}
+
 /// Prints what Postfix's qmqp-source prints: the -c counter, -v replies (and -v -v traces).
 struct cli_observer {
     int verbose = 0;
@@ -112,76 +173,27 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     cli::raise_open_files_limit();
     cli::program = argv[0];
+    settings s = parse(argc, argv);
+    source_options& o = s.source;
 
-    source_options o;
-    o.message.length = 1024;
-    std::string family = "inet";
-    cli::source_cli longs;  // the long options both sources take
-    auto& how = longs.how;
-    int verbose = 0;
-    bool count = false;
-    const char *sender = nullptr, *recipient = nullptr;
-    std::optional<std::string> myhostname;  // -M, checked where it is given (as Postfix does)
-    static const std::vector<option> longopts = cli::source_longopts({});
-    int ch;
-    while ((ch = getopt_long(argc, argv, "+46cC:f:hl:m:M:r:R:s:t:vw:", longopts.data(), nullptr)) != -1) {
-        switch (ch) {
-        case '4': family = "inet4"; break;
-        case '6': family = "inet6"; break;
-        case 'c': count = true; break;
-        case 'C': o.connect_attempts = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
-        case 'f': sender = optarg; break;
-        case 'h': help(); return 0;  // ours, as --help (Postfix's has no -h)
-        case 'l': o.message.length = static_cast<std::size_t>(positive_or_usage(optarg)); break;
-        case 'm': {
-            const long long v = cli::leading_integer(optarg);
-            if (v <= 0) usage();
-            o.messages = static_cast<std::uint64_t>(v);
-            longs.messages_given = true;
-            break;
-        }
-        case 'M': myhostname = cli::myhostname(optarg); break;
-        case 'r': o.client.rcpt_count = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
-        case 'R':
-            if (how.pacing == "fixed") usage();
-            how.pace = seconds_or_usage(optarg);
-            how.pacing = "random";
-            break;
-        case 's': o.sessions = static_cast<std::uint32_t>(positive_or_usage(optarg)); break;
-        case 't': recipient = optarg; break;
-        case 'v': ++verbose; break;
-        case 'w':
-            if (how.pacing == "random") usage();
-            how.pace = seconds_or_usage(optarg);
-            how.pacing = "fixed";
-            break;
-        case cli::opt_help: help(); return 0;
-        default:
-            if (!cli::source_long_option(ch, optarg, o, longs)) usage();
-        }
-    }
-    cli::finish_source_options(o, longs);
-    if (argc - optind != 1) usage();
-    const char* address = argv[optind];
-
-    if (verbose) cli::info(std::string("name_mask: ") + cli::name_mask(family));
-    const auto spec = sansio::parse_client_endpoint(address, qmqp::default_port);
+    if (s.verbose) cli::info(std::string("name_mask: ") + cli::name_mask(s.family));
+    const auto spec = sansio::parse_client_endpoint(s.address, qmqp::default_port);
     if (!spec) cli::fatal(spec.error);
-    if (!myhostname) myhostname = cli::myhostname(nullptr);
-    const std::string fallback = "foo@" + *myhostname;
-    o.client.sender = sender ? sender : fallback;
-    o.client.recipient = recipient ? recipient : fallback;
-    o.message.myhostname = *myhostname;
-    o.message.date = sansio::mail_date(std::time(nullptr), longs.compat39);
+    if (!s.myhostname) s.myhostname = cli::myhostname(nullptr);
+    const std::string fallback = "foo@" + *s.myhostname;
+    o.client.sender = s.sender ? s.sender : fallback;
+    o.client.recipient = s.recipient ? s.recipient : fallback;
+    o.message.myhostname = *s.myhostname;
+    o.message.date = sansio::mail_date(std::time(nullptr), s.cli.compat39);
     o.message.pid = static_cast<std::uint32_t>(::getpid());
 
     std::optional<sansio::qmqp_request> request;  // -v -v traces: the same bytes the source sends
-    if (verbose > 1) request.emplace(o.client, o.message);
-    cli_observer observer{verbose, count, request ? &*request : nullptr, {}};
-    const auto report = cli::run_source(hana::tuple_t<qmqp>, "qmqp", family, how, o, address, observer);
-    if (count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open
-    if (!longs.report.empty())
-        cli::print_source_report(longs.report, cli::source_report_json("qmqp-source", report, longs, o));
+    if (s.verbose > 1) request.emplace(o.client, o.message);
+    cli_observer observer{s.verbose, s.count, request ? &*request : nullptr, {}};
+    const auto report = cli::run_source(hana::tuple_t<qmqp>, "qmqp", s.family, s.cli.how, o, s.address, observer);
+    if (s.count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open
+    if (!s.cli.report.empty())
+        cli::print_source_report(s.cli.report, cli::source_report_json("qmqp-source", report, s.cli, o));
     if (report.error) cli::fatal(report.what);
     return 0;
 }

@@ -253,7 +253,7 @@ settings parse(int argc, char** argv) {
         case opt_compat: s.compat39 = cli::compat39(optarg); break;
         case opt_session_limit: o.session_limit = cli::seconds(cli::positive_seconds(optarg, "session limit")); break;
         case opt_report: s.report = cli::report_format(optarg); break;
-        case opt_help: help(); std::exit(0);
+        case opt_help: help(); cli::exit(0);
         case opt_version: cli::version();
         default: usage();
         }

@@ -116,7 +116,7 @@ settings parse(int argc, char** argv) {
             if (o.message.length > 0) cli::fatal("-l option cannot be used with -F");
             s.file = optarg;
             break;
-        case 'h': help(); std::exit(0);  // ours, as --help (Postfix's has no -h)
+        case 'h': help(); cli::exit(0);  // ours, as --help (Postfix's has no -h)
         case 'l':
             if (s.file) cli::fatal("-l option cannot be used with -F");
             o.message.length = static_cast<std::size_t>(cli::positive(optarg, "message length"));
@@ -155,7 +155,7 @@ settings parse(int argc, char** argv) {
             how.pacing = "fixed";
             break;
         case opt_pipelining: o.client.pipelining = true; break;
-        case cli::opt_help: help(); std::exit(0);
+        case cli::opt_help: help(); cli::exit(0);
         default:
             if (!cli::source_long_option(ch, optarg, o, s.cli)) usage();
         }
