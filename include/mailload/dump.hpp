@@ -65,9 +65,11 @@ public:
         return true;
     }
 
-    void rcpt(std::string_view args) {
+    /// An accepted RCPT (written out as the buffer fills: a client may send any number).
+    void rcpt(std::string_view args, std::string& error) {
         if (fd_ < 0) return;
         buf_.append("X-Rcpt-Args: ").append(args).append("\n");
+        if (buf_.size() >= (1 << 16)) drain(error);
     }
 
     /// DATA was accepted: the Received: header.

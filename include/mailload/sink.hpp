@@ -303,7 +303,8 @@ private:
                     fatal(err);
             break;
         case sansio::server_event::rcpt:
-            if (s.dump) s.dump->rcpt(ev.args);
+            if (s.dump) s.dump->rcpt(ev.args, err);
+            if (!err.empty()) fatal(err);
             break;
         case sansio::server_event::data:
             if (s.dump) s.dump->data();

@@ -145,8 +145,8 @@ BOOST_FIXTURE_TEST_CASE(transaction_content, fixture)
         error
     );
     const std::string path = w.path();
-    w.rcpt("<b@example>");
-    w.rcpt("<c@example> NOTIFY=NEVER");
+    w.rcpt("<b@example>", error);
+    w.rcpt("<c@example> NOTIFY=NEVER", error);
     w.data();
     w.content("Subject: hi\r\n\r\n..dot\r\n", error);
     w.content("lone\rCR\r\n.\r\n", error);
@@ -180,7 +180,7 @@ BOOST_FIXTURE_TEST_CASE(transaction_without_helo_over_ipv6_in_lmtp, fixture)
     dump_writer w(opts, "smtp-sink", rng);
     BOOST_TEST_REQUIRE(w.begin(when, "ipv6:::1", client_proto::lmtp, std::nullopt, "<>", error), error);
     const std::string path = w.path();
-    w.rcpt("<x@example>");
+    w.rcpt("<x@example>", error);
     w.data();
     w.content(".\r\n", error);
     BOOST_TEST_REQUIRE(w.finish(error), error);
@@ -254,13 +254,37 @@ BOOST_FIXTURE_TEST_CASE(large_content_in_many_pieces, fixture)
     BOOST_TEST((dump.substr(body + 6) == want));
 }
 
+BOOST_FIXTURE_TEST_CASE(many_recipients_are_written_as_they_come, fixture)
+{
+    // a client may send any number of RCPTs: they go to the file, not into memory, before DATA
+    opts.path_template = at("m.");
+    dump_writer w(opts, "h", rng);
+    BOOST_TEST_REQUIRE(w.begin(when, "local", client_proto::smtp, std::nullopt, "<a@b>", error), error);
+    const std::string path = w.path();
+    const std::string rcpt = "<" + std::string(2000, 'r') + ">";
+    for (int i = 0; i < 1000; ++i)
+        w.rcpt(rcpt, error);
+    BOOST_TEST(error.empty(), error);
+    BOOST_TEST(fs::file_size(path) > 1000u * 2000u - (1u << 16));  // all but the last buffer's worth
+    w.data();
+    w.content(".\r\n", error);
+    BOOST_TEST_REQUIRE(w.finish(error), error);
+    const std::string dump = slurp(path);
+    std::string want;
+    for (int i = 0; i < 1000; ++i)
+        want += "X-Rcpt-Args: " + rcpt + "\n";
+    BOOST_TEST(
+        dump.find("X-Mail-Args: <a@b>\n" + want + "Received: from [local] ([local])\n") != std::string::npos
+    );
+}
+
 BOOST_FIXTURE_TEST_CASE(abandon_removes_the_file, fixture)
 {
     opts.path_template = at("d/m.");
     dump_writer w(opts, "h", rng);
     BOOST_TEST_REQUIRE(w.begin(when, "local", client_proto::smtp, std::nullopt, "<a@b>", error), error);
     const std::string first = w.path();
-    w.rcpt("<c@d>");
+    w.rcpt("<c@d>", error);
     w.data();
     w.content("partial\r\n", error);
     BOOST_TEST(fs::exists(first));
@@ -319,7 +343,7 @@ BOOST_FIXTURE_TEST_CASE(calls_without_a_dump_do_nothing, fixture)
 {
     opts.path_template = at("m.");
     dump_writer w(opts, "h", rng);
-    w.rcpt("<a@b>");
+    w.rcpt("<a@b>", error);
     w.data();
     w.content("x\r\n.\r\n", error);
     BOOST_TEST(w.finish(error));
@@ -365,7 +389,7 @@ BOOST_FIXTURE_TEST_CASE(shared_file_collects_every_message, fixture)
         BOOST_TEST(lower_hex(id));
         BOOST_TEST(!fs::exists(w.path()));             // the temporary file is unlinked at once
         BOOST_TEST(files().size() == std::size_t(i));  // nothing but the shared file so far
-        w.rcpt("<r@example>");
+        w.rcpt("<r@example>", error);
         w.data();
         w.content("body " + std::to_string(i) + "\r\n.\r\n", error);
         BOOST_TEST_REQUIRE(w.finish(error), error);
@@ -388,7 +412,7 @@ BOOST_FIXTURE_TEST_CASE(unfinished_shared_transaction_leaves_nothing, fixture)
     {
         dump_writer w(opts, "h", rng);
         BOOST_TEST_REQUIRE(w.begin(when, "local", client_proto::smtp, std::nullopt, "<a@b>", error), error);
-        w.rcpt("<c@d>");
+        w.rcpt("<c@d>", error);
         w.data();
         w.content("partial\r\n", error);
         w.abandon();
@@ -409,7 +433,7 @@ BOOST_FIXTURE_TEST_CASE(an_unusable_directory_is_an_error_not_a_crash, fixture)
         BOOST_TEST(!w.begin(when, "local", client_proto::smtp, std::nullopt, "<a@b>", error));
         BOOST_TEST(error.starts_with("open " + at("plain-file/sub/m.")), error);
         BOOST_TEST(error.find("Not a directory") != std::string::npos, error);
-        w.rcpt("<c@d>");  // the writer stays usable
+        w.rcpt("<c@d>", error);  // the writer stays usable
         w.data();
         w.content("x\r\n.\r\n", error);
         std::string e2;
