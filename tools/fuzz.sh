@@ -3,12 +3,17 @@
 # tools/fuzz.sh — build and run the libFuzzer targets of tests/fuzz/ (issue 6), from any directory:
 #   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      (default: 20 s, every tests/fuzz/*.cpp)
 # 1. builds each target with clang++ (CXX overrides) -fsanitize=fuzzer,address,undefined into
-#    build/fuzz/ (JOBS=2 compilers at a time);
+#    build/fuzz/ (JOBS=2 compilers at a time), unless it is newer than every file it includes
+#    and was built with the same command (build/fuzz/<target>.d, .cmd); the options_* targets
+#    (the four tools' option parsers, which include the tools' sources) also get -I examples;
 # 2. replays tests/fuzz/regressions/<target>/* (inputs that once failed: they must pass now);
 # 3. fuzzes each target in turn, one at a time, for SECONDS on a copy of
 #    tests/fuzz/corpus/<target>/ in build/fuzz/work/ (the committed corpus is never written),
-#    with tests/fuzz/dict/ dictionaries; logs in build/fuzz/logs/.
-# Stops at the first failure, printing the reproducer's path and the log's end; exit status 1.
+#    with tests/fuzz/dict/ dictionaries; logs in build/fuzz/logs/. The options_* targets run
+#    with -close_fd_mask=3 (the tools' diagnostics would fill the log): their crash reports
+#    still print, but a failed invariant's message does not, so a reproducer is replayed.
+# Stops at the first failure, printing the reproducer's path and the log's end (and the
+# replay's); exit status 1.
 # Reproduce with: build/fuzz/<target> <file>; minimise with
 #   build/fuzz/<target> -minimize_crash=1 -runs=100000 -exact_artifact_path=min <file>
 set -euo pipefail
@@ -41,8 +46,28 @@ for t in "${targets[@]}"; do
     [ -f "tests/fuzz/$t.cpp" ] || { echo "fuzz.sh: no target tests/fuzz/$t.cpp" >&2; exit 2; }
 done
 
+# Extra compiler flags: the tools' sources need examples/ (<common/...>) and threads; their
+# Asio coroutines break clang 14's -fsanitize=function ("Cannot represent a difference across
+# sections", llvm/llvm-project#49689), which is part of "undefined".
+flags_of() {
+    case $1 in
+    options_*) echo -I examples -pthread -fno-sanitize=function ;;
+    *) echo "" ;;
+    esac
+}
+
+# Extra libFuzzer options: command lines are short, and the tools' stdout and stderr noise
+# is dropped.
+run_opts_of() {
+    case $1 in
+    options_*) echo -max_len=2048 -close_fd_mask=3 ;;
+    *) echo -max_len=65536 ;;
+    esac
+}
+
 dict_of() {
     case $1 in
+    options_*) echo tests/fuzz/dict/options.dict ;;
     netstring | qmqp_*) echo tests/fuzz/dict/qmqp.dict ;;
     reply_parser | data_scanner | smtp_*) echo tests/fuzz/dict/smtp.dict ;;
     *) echo "" ;;
@@ -55,6 +80,17 @@ fail() {
 }
 
 mkdir -p "$out/logs"
+
+# True if $out/$1 was built by the command "$2" and is newer than every file it includes.
+up_to_date() {
+    local bin=$out/$1 dep
+    [ -x "$bin" ] && [ -f "$out/$1.d" ] && [ -f "$out/$1.cmd" ] || return 1
+    [ "$(cat "$out/$1.cmd")" = "$2" ] || return 1
+    # shellcheck disable=SC2013 # a depfile's words are paths, none with spaces
+    for dep in $(sed -e 's/^[^:]*://' -e 's/\\$//' "$out/$1.d"); do
+        [ "$dep" -ot "$bin" ] || return 1
+    done
+}
 
 # 1. build, JOBS at a time
 start=$SECONDS
@@ -71,16 +107,22 @@ reap() {  # waits for the oldest build
         build_failed="$build_failed $name"
     fi
 }
+built=0
 for t in "${targets[@]}"; do
+    # shellcheck disable=SC2207 # flags_of prints words without spaces or wildcards
+    cmd=("$CXX" "${flags[@]}" $(flags_of "$t") "tests/fuzz/$t.cpp" -o "$out/$t")
+    up_to_date "$t" "${cmd[*]}" && continue
     [ ${#pids[@]} -lt "$JOBS" ] || reap
-    "$CXX" "${flags[@]}" "tests/fuzz/$t.cpp" -o "$out/$t" >"$out/logs/$t.build.log" 2>&1 &
+    rm -f "$out/$t.cmd"
+    { "${cmd[@]}" -MMD -MF "$out/$t.d" && echo "${cmd[*]}" >"$out/$t.cmd"; } >"$out/logs/$t.build.log" 2>&1 &
     pids+=($!)
     names+=("$t")
+    built=$((built + 1))
 done
 while [ ${#pids[@]} -gt 0 ]; do reap; done
 [ -z "$build_failed" ] || fail "build of$build_failed"
 build_time=$((SECONDS - start))
-echo "fuzz.sh: built in ${build_time} s"
+echo "fuzz.sh: built $built in ${build_time} s ($((${#targets[@]} - built)) up to date)"
 
 # 2. regressions
 for t in "${targets[@]}"; do
@@ -105,7 +147,8 @@ for t in "${targets[@]}"; do
     if [ -d "tests/fuzz/corpus/$t" ]; then
         cp tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
     fi
-    opts=(-max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=1024
+    # shellcheck disable=SC2207 # run_opts_of prints words without spaces or wildcards
+    opts=(-max_total_time="$seconds" $(run_opts_of "$t") -timeout=10 -rss_limit_mb=1024
         -artifact_prefix="$artifacts/" -print_final_stats=1)
     dict=$(dict_of "$t")
     [ -z "$dict" ] || opts+=(-dict="$dict")
@@ -115,6 +158,10 @@ for t in "${targets[@]}"; do
         tail -n 60 "$log" >&2
         repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
         [ -n "$repro" ] || repro=$(ls -1 "$artifacts" 2>/dev/null | head -n 1 | sed "s|^|$artifacts/|")
+        if [ -n "$repro" ] && [ -f "$repro" ]; then  # without -close_fd_mask: the invariant's message
+            "$out/$t" "$repro" >"$log.replay" 2>&1 || true
+            grep -m 5 -e 'fuzz invariant failed' -e 'ERROR:' -e 'runtime error' "$log.replay" >&2 || true
+        fi
         fail "$t: reproducer ${repro:-(none written)}; log $log"
     fi
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)

@@ -143,8 +143,8 @@ bash tools/fuzz.sh "${FUZZ_SECONDS:-10}"
 passed=$((passed + 1))
 done_step
 
-# The unit tests that run threads and smtp-source's threaded models (--threads,
-# --thread-per-session) against our sink, under ThreadSanitizer.
+# The unit tests that run threads and the sources' threaded models (--threads,
+# --thread-per-session) against our sinks, under ThreadSanitizer.
 begin h "Meson, clang++, TSan: unit tests and the threaded models (build/tsan)"
 tsan=(--buildtype=debugoptimized -Dwerror=true -Db_sanitize=thread -Db_lundef=false)
 if [ -f build/tsan/meson-private/coredata.dat ]; then
@@ -153,13 +153,14 @@ else
     rm -rf build/tsan
     CXX=clang++ meson setup build/tsan "${tsan[@]}"
 fi
-meson compile -C build/tsan mailload_thread_tests smtp-source smtp-sink
+meson compile -C build/tsan mailload_thread_tests smtp-source smtp-sink qmqp-source qmqp-sink
 reports=$PWD/build/tsan/sanitizers
 rm -rf "$reports" && mkdir -p "$reports"
 export TSAN_OPTIONS="halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:log_path=$reports/tsan"
 build/tsan/mailload_thread_tests
 passed=$((passed + 1))
 python3 tests/integration/test_smtp_source.py --bindir build/tsan ModelsTest OpenLoopTest
+python3 tests/integration/test_qmqp.py --bindir build/tsan ModelsTest
 passed=$((passed + 1))
 unset TSAN_OPTIONS
 sanitizer_reports "$reports"

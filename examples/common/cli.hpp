@@ -103,8 +103,11 @@ inline double positive_seconds(const char* arg, const char* what) {
     return v;
 }
 
+/// A number of seconds (0..1e8, as the options allow) as the clock's duration; a positive one
+/// is at least one tick, since a zero duration means "none" to the options that take one.
 inline std::chrono::steady_clock::duration seconds(double s) {
-    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+    const auto d = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+    return s > 0 && d.count() == 0 ? std::chrono::steady_clock::duration(1) : d;
 }
 
 /// The -M argument (a host name or an [address] literal), checked as Postfix checks it; the

@@ -190,7 +190,7 @@ settings parse(int argc, char** argv) {
         case '8': cfg.eightbitmime = false; break;
         case 'a': cfg.auth = false; break;
         case 'A':
-            if (!cli::is_decimal(optarg)) usage();
+            if (!cli::is_decimal(optarg) || cli::leading_seconds(optarg) > 1e8) usage();
             cfg.abort_delay = cli::seconds(cli::leading_seconds(optarg));
             break;
         case 'b':

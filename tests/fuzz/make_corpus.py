@@ -5,9 +5,15 @@ target's input header). Each seed is a target's header bytes (see the comment at
 tests/fuzz/<target>.cpp) followed by peer bytes taken from the Postfix captures in
 /work/shared/spec/postfix-observed.txt (observation numbers in the names) and the unit tests.
 Small on purpose: at most ten per target, a few hundred bytes each (a 2 KB long line, an
-8 KB pipelined burst)."""
+8 KB pipelined burst). The option parser targets options_* take command lines instead: at most
+twenty each, from the tools' manual pages (EXAMPLES), the command lines of the integration tests
+(tests/integration/*.py) and the spec (/work/shared/spec/postfix-test-tools.md), each seed the
+arguments after argv[0] separated by NUL bytes.
+
+    tests/fuzz/make_corpus.py [TARGET...]     (default: every target)"""
 import pathlib
 import shutil
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
 
@@ -174,9 +180,85 @@ SEEDS = {
 }
 
 
+# Command lines for the option parser targets (the arguments after argv[0]).
+OPTION_LINES = {
+    "options_smtp_source": [
+        ["-s", "10", "-m", "20000", "-d", "--report=text", "127.0.0.1:2525"],  # smtp-source(1) EXAMPLES
+        ["-6", "-s", "10", "-m", "20000", "-d", "--pipelining", "--threads=2", "[::1]:2525"],
+        ["-s", "50", "-r", "5", "--rate=500", "--duration=60", "--progress", "--report=json", "127.0.0.1:2525"],
+        ["-L", "-l", "1024", "-m", "100", "unix:/tmp/lmtp.sock"],
+        ["-c", "-s", "5", "-m", "50", "-l", "1000", "127.0.0.1:2525"],  # test_smtp_source.py
+        ["-S", "subj", "-f", "a@b", "-t", "c@d", "-M", "myhost.example", "127.0.0.1:2525"],
+        ["-F", "file", "127.0.0.1:2525"],
+        ["-r", "3", "-N", "-A", "-o", "-v", "-c", "inet:127.0.0.1:25"],
+        ["-w", "1", "-R", "1", "127.0.0.1:1"],
+        ["-l", "10", "-F", "x", "127.0.0.1:1"],
+        ["-M", "[1.2.3.4]", "-C", "3", "-T", "65536", "-w", "0.25", "127.0.0.1:1"],
+        ["-m", "0", "127.0.0.1:1"],
+        ["-w", "0x2", "-R", "inf", "localhost"],
+        ["127.0.0.1:1", "-m", "2"],  # an option after the address
+        ["--compat=3.9", "--timeout=2.5", "--connect-limit=1", "--thread-per-session", "-dcvNF", "f", "[::1]"],
+        ["--rate=10", "-w", "1", "localhost"],
+        ["-h"],
+        ["--version"],
+        ["-cv", "--help"],
+    ],
+    "options_smtp_sink": [
+        ["--report=text", "127.0.0.1:2525", "1000"],  # smtp-sink(1) EXAMPLES
+        ["-W", ".:0.5", "-W", "rcpt:0.1:50", "[::1]:2525", "100"],
+        ["-L", "-d", "/tmp/dump/%H%M.", "-M", "100", "unix:/tmp/lmtp.sock", "100"],
+        ["-c", "-8aCeEFNpPv", "-h", "sink.example", ":2525", "5"],  # test_smtp_sink.py
+        ["-d", "a", "-D", "b", "127.0.0.1:2525", "5"],
+        ["-W", "rcpt:1:100", "-f", "helo,mail", "-r", "rcpt", "-q", "data", "-Q", "quit", "127.0.0.1:25", "5"],
+        ["-b", "421 4.7.0 x", "-B", "550 5.1.1 no", "-s", "connect ehlo", "127.0.0.1:25", "5"],
+        ["-b", "4501 x", "127.0.0.1:25", "5"],
+        ["-A", "0.5", "-H", "1", "-w", "2", "-t", "10", "-T", "8192", "-m", "10", "-n", "3", "inet:[::1]:25", "5"],
+        ["-S", "X-Start: \\101\\n\\0tail", "-D", "/tmp/d", "--compat=3.9", "127.0.0.1:25", "5"],
+        ["-u", "nobody", "-R", "/tmp", "--session-limit=60", "127.0.0.1:25", "5"],
+        ["-4", "-6", "-w", "0", "127.0.0.1:25", "x"],
+        ["-m", "0", "127.0.0.1:25", "0"],
+        ["-W", "bogus:1", "[::1:25", "5", "x"],
+        ["-h", "--help"],
+        ["--version"],
+        ["--compat=3.7", "--report=xml", "127.0.0.1:25", "5"],
+    ],
+    "options_qmqp_source": [
+        ["-s", "5", "-m", "10000", "-l", "4096", "--report=text", "127.0.0.1:6628"],  # qmqp-source(1) EXAMPLES
+        ["-s", "20", "--rate=200", "--duration=30", "--progress", "[::1]:6628"],
+        ["-v", "-r", "3", "-m", "10", "unix:/tmp/qmqp.sock"],
+        ["-c", "-m", "3", "127.0.0.1:6628"],  # test_qmqp.py
+        ["-vv", "-f", "s@x", "-t", "r@y", "-M", "h.example", "-C", "2", "127.0.0.1:628"],
+        ["-w", "0.5", "-R", "1", "localhost"],
+        ["-l", "0", "-s", "x", "127.0.0.1:1"],
+        ["--threads=4", "--thread-per-session", "--timeout=1", "--connect-limit=0", "--compat=3.8", "h"],
+        ["--rate=5", "-R", "1", "h"],
+        ["-h"],
+        ["--version"],
+        ["-m", "1", "--help"],
+    ],
+    "options_qmqp_sink": [
+        ["-x", "60", "--report=text", "127.0.0.1:6628", "1000"],  # qmqp-sink(1) EXAMPLES
+        ["-c", "[::1]:6628", "100"],
+        ["--max-size=1000000", "unix:/tmp/qmqp.sock", "100"],
+        ["-vv", "-4", "--timeout=5", "--session-limit=30", "--max-sessions=10", ":6628", "5"],  # test_qmqp.py
+        ["-x", "0", "127.0.0.1:6628", "5"],
+        ["-6c", "127.0.0.1:6628", "0"],
+        ["--max-size=0", "--report=json", "127.0.0.1:6628", "5"],
+        ["127.0.0.1:6628"],
+        ["-h"],
+        ["--version"],
+        ["-c", "--help", "x"],
+    ],
+}
+for _target, _lines in OPTION_LINES.items():
+    SEEDS[_target] = {"line%02d" % i: "\0".join(args).encode() for i, args in enumerate(_lines)}
+
+
 def main():
-    for target, seeds in SEEDS.items():
-        assert len(seeds) <= 10, target
+    targets = sys.argv[1:] or list(SEEDS)
+    for target in targets:
+        seeds = SEEDS[target]
+        assert len(seeds) <= (20 if target.startswith("options_") else 10), target
         d = ROOT / target
         if d.exists():
             shutil.rmtree(d)

@@ -20,6 +20,7 @@ named QUIET.  Only processes started here are stopped, by their PID.
 """
 
 import concurrent.futures
+import json
 import os
 import re
 import signal
@@ -204,6 +205,33 @@ class CountingTest(unittest.TestCase):
 
     def test_postfix_to_ours_unix(self):
         self.postfix_source_to_our_sink("unix")
+
+
+class ModelsTest(unittest.TestCase):
+    """qmqp-source's --threads N and --thread-per-session send what one event loop sends: our sink
+    counts every message, the report adds up, the -c counter counts 1, 2, ... N in order (tools/test.sh
+    runs this under TSan too)."""
+
+    MESSAGES = 2000
+
+    def test_every_model_sends_the_same(self):
+        for model in ([], ["--threads=2"], ["--threads=3"], ["--thread-per-session"]):
+            with self.subTest(model=model):
+                sink, address, _ = start_sink(OUR_SINK, ["-c"])
+                self.addCleanup(sink.stop)
+                res = support.run([OUR_SOURCE, "-c", "--report=json", "-s", "6", "-l", "300", "-m",
+                                   str(self.MESSAGES)] + model + [address])
+                self.assertEqual(res.returncode, 0, res)
+                counter, _, report = res.stdout.partition(b"\n")
+                self.assertEqual(counter, counter_output(self.MESSAGES))
+                report = json.loads(report)
+                self.assertEqual(report["messages"], {"asked": self.MESSAGES, "sent": self.MESSAGES,
+                                                      "accepted": self.MESSAGES})
+                self.assertEqual(report["latency_ms"]["message"]["count"], self.MESSAGES)
+                # ours counts a message before it replies: every count is out once the source is done
+                self.assertEqual(sink.stdout(), counter_output(self.MESSAGES))
+                self.assertEqual(sink.stop(), -signal.SIGTERM)
+                self.assertEqual(sink.stderr(), b"")
 
 
 # ================================================================================================
@@ -810,7 +838,6 @@ class SinkRobustnessTest(unittest.TestCase):
 # 5. --report: what our qmqp-sink accepted, against Postfix's qmqp-source
 # ================================================================================================
 
-import json  # noqa: E402
 
 
 class SinkReportTest(unittest.TestCase):

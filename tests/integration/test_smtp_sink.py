@@ -1437,6 +1437,41 @@ class DiagnosticsTest(unittest.TestCase):
                 s.close()
 
 
+class OptionEdgesTest(unittest.TestCase):
+    """Option values at the edges, found by tests/fuzz/options_smtp_sink (ours only: Postfix's
+    reads these options with atoi() and has no --session-limit)."""
+
+    def test_abort_delay_beyond_1e8_seconds_is_a_usage_error(self):
+        """-A 9223372036854775808 overflowed the conversion to the clock's nanoseconds (undefined
+        behaviour); beyond 1e8 seconds, as for the other delays, it is the usage error now."""
+        addr = "127.0.0.1:%d" % support.free_port()
+        for value in ("9223372036854775808", "100000001"):
+            with self.subTest(value):
+                res = support.run([OURS] + user_args() + ["-A", value, addr, "5"], timeout=20)
+                self.assertEqual((res.returncode, norm_diag(res.stderr, OURS).decode()), (1, "<ARGV0>: " + USAGE + "\n"))
+                self.assertEqual(res.stdout, b"")
+
+    def test_a_positive_limit_below_one_nanosecond_is_not_none(self):
+        """--session-limit=0.0000000001 was rounded to 0, which means no limit: the session
+        lasted; now it is one nanosecond, and the session is closed at once."""
+        server, target = start_sink(OURS, ["--session-limit=0.0000000001"])
+        self.addCleanup(server.stop)
+        sock = support.connect_to(target)
+        self.addCleanup(sock.close)
+        sock.settimeout(5)
+        got = b""
+        try:
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            self.fail("the session was not closed within 5 s: %r" % got)
+        except ConnectionResetError:
+            pass
+
+
 class DeliberateDifferencesTest(unittest.TestCase):
 
     def test_runs_as_root_without_u(self):
