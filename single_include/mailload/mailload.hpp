@@ -2440,10 +2440,12 @@ namespace mailload::io {
 /**
  * A per-operation time limit without a timer operation per socket operation (Boost 1.81 has no
  * cancel_after). Each operation calls begin() and end(); one watchdog coroutine per session,
- * watch(), wakes at the latest expiry and cancels the operation in progress if its time is up.
- * Expiries only move forward while it sleeps, so it never wakes late. pause() is the session's
- * other use of time (pacing, delayed replies), and stop() ends both. end_by() adds a limit on
- * the whole session: no operation may run past it, however busy the peer keeps each one.
+ * watch(), wakes at the operation's expiry (idle: one time limit from now) and cancels the
+ * operation in progress if its time is up. Without end_by(), expiries only move forward while it
+ * sleeps, so it never wakes late; an operation that must end sooner than the watchdog wakes
+ * (end_by()'s limit is near, or past) wakes it from begin(). pause() is the session's other use
+ * of time (pacing, delayed replies), and stop() ends both. end_by() adds a limit on the whole
+ * session: no operation may run past it, however busy the peer keeps each one.
  */
 class deadline {
 public:
@@ -2460,6 +2462,7 @@ public:
         expiry_ = std::min(clock::now() + limit_, end_by_);
         busy_ = true;
         expired_ = false;
+        if (expiry_ < timer_.expiry()) timer_.cancel();  // the watchdog would wake too late
     }
 
     /// The operation ended with `ec`: error::timeout if the watchdog cancelled it.
@@ -2473,12 +2476,12 @@ public:
     boost::asio::awaitable<void> watch(Cancel cancel) {
         while (!stopped_) {
             const auto now = clock::now();
-            timer_.expires_at(expiry_ > now ? expiry_ : now + limit_);
-            co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-            if (!stopped_ && busy_ && !expired_ && expiry_ <= clock::now()) {
+            if (busy_ && !expired_ && expiry_ <= now) {
                 expired_ = true;
                 cancel();
             }
+            timer_.expires_at(busy_ && !expired_ ? expiry_ : now + limit_);
+            co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
         }
     }
 
