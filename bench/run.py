@@ -7,10 +7,12 @@
 Builds our four tools in Release (unless --bindir names a directory that has them), then
 runs the workloads W1-W7 with identical flags on both sides. Within each repetition of a
 workload the pairings alternate: Postfix's source into Postfix's sink, ours into ours, our
-source into Postfix's sink, Postfix's source into our sink (and, when our smtp-source has
---pipelining, ours pipelined into ours and into Postfix's sink). Every run is verified
-(source exit status 0, the sink's -c counter equal to -m); a run that fails is reported as
-invalid and left out of the medians, never counted silently.
+source into Postfix's sink, Postfix's source into our sink, and the workload's variants (VARIANTS:
+ours with --pipelining into ours and into Postfix's sink; ours with STARTTLS or BDAT into ours,
+which Postfix's tools cannot do), when our tools have their flags. Every run is verified (source
+exit status 0, the sink's -c counter equal to -m; for TLS, a handshake on every connection; for
+BDAT, one chunk per message); a run that fails is reported as invalid and left out of the
+medians, never counted silently.
 
 Results: a table on stdout, and bench/results/<date>-<hostname>.{json,md} (with -quick in
 the name for --quick or --only runs). python3 standard library only.
@@ -41,48 +43,73 @@ BENCH = os.path.join(ROOT, "bench")
 TOOLS = ("smtp-source", "smtp-sink", "qmqp-source", "qmqp-sink")
 
 # name: protocol, transport, source flags (without -m), -m, -l, sink flags (both sinks),
-# quick -m, whether a pipelined variant exists, issue-5 targets (lock-step, pipelined)
+# quick -m, issue-5 target, variants (suffix: target, None = no target yet; see VARIANTS)
 WORKLOADS = {
     "W1": dict(title="new connection per message", proto="smtp", unix=False,
                flags=["-s", "10"], m=30000, l=1000, quick_m=3000, sink=[],
-               pipelined=True, target=1.3, target_pl=1.8),
+               target=1.3, variants={"p": 1.8, "t": None}),
     "W2": dict(title="connection reuse", proto="smtp", unix=False,
                flags=["-d", "-s", "10"], m=100000, l=1000, quick_m=10000, sink=[],
-               pipelined=True, target=1.5, target_pl=5.0),
+               target=1.5, variants={"p": 5.0, "t": None, "b": None}),
     "W3": dict(title="large messages", proto="smtp", unix=False,
                flags=["-s", "10"], m=600, l=1000000, quick_m=60, sink=[],
-               pipelined=False, target=10.0, target_pl=None),
+               target=10.0, variants={"b": None}),
     "W4": dict(title="many recipients", proto="smtp", unix=False,
                flags=["-d", "-s", "10", "-r", "100"], m=5000, l=1000, quick_m=500, sink=[],
-               pipelined=True, target=1.3, target_pl=50.0),
+               target=1.3, variants={"p": 50.0}),
     "W5": dict(title="LMTP", proto="smtp", unix=False,
                flags=["-L", "-d", "-s", "10"], m=60000, l=1000, quick_m=6000, sink=["-L"],
-               pipelined=False, target=1.5, target_pl=None),
+               target=1.5, variants={}),
     "W6": dict(title="unix socket", proto="smtp", unix=True,
                flags=["-d", "-s", "10"], m=100000, l=1000, quick_m=10000, sink=[],
-               pipelined=False, target=2.0, target_pl=None),
+               target=2.0, variants={}),
     "W7": dict(title="QMQP", proto="qmqp", unix=False,
                flags=["-s", "10"], m=60000, l=1000, quick_m=6000, sink=[],
-               pipelined=False, target=1.5, target_pl=None),
+               target=1.5, variants={}),
 }
 
-# pairing: (source side, sink side, pipelined source)
+# A variant of a workload: our source with extra flags into our sink with extra flags (row
+# <workload><suffix>, pairing `pairing`), compared with the Postfix pair's ordinary run of the
+# same repetition. pf_sink: Postfix's sink can take that source (then also `pairing`>pf).
+# A variant runs when our smtp-source's and smtp-sink's --help name all of its flags; a source
+# with --report=json has its report checked against the run (check_report).
+VARIANTS = {
+    "p": dict(what="pipelined", pairing="ours+pl", source=["--pipelining"], sink=[], pf_sink=True),
+    "t": dict(what="TLS", pairing="ours+tls", source=["--starttls", "--report=json"], sink=["--starttls"],
+              pf_sink=False),
+    "b": dict(what="BDAT", pairing="ours+bdat", source=["--chunking", "--report=json"], sink=["--chunking"],
+              pf_sink=False),
+}
+
+# pairing: (source side, sink side, variant suffix or None)
 PAIRINGS = {
-    "pf": ("postfix", "postfix", False),
-    "ours": ("ours", "ours", False),
-    "ours>pf": ("ours", "postfix", False),
-    "pf>ours": ("postfix", "ours", False),
-    "ours+pl": ("ours", "ours", True),
-    "ours+pl>pf": ("ours", "postfix", True),
+    "pf": ("postfix", "postfix", None),
+    "ours": ("ours", "ours", None),
+    "ours>pf": ("ours", "postfix", None),
+    "pf>ours": ("postfix", "ours", None),
 }
-PAIRING_TEXT = {
-    "pf": "Postfix source -> Postfix sink",
-    "ours": "our source -> our sink",
-    "ours>pf": "our source -> Postfix sink",
-    "pf>ours": "Postfix source -> our sink",
-    "ours+pl": "our source --pipelining -> our sink",
-    "ours+pl>pf": "our source --pipelining -> Postfix sink",
-}
+for _suffix, _v in VARIANTS.items():
+    PAIRINGS[_v["pairing"]] = ("ours", "ours", _suffix)
+    if _v["pf_sink"]:
+        PAIRINGS[_v["pairing"] + ">pf"] = ("ours", "postfix", _suffix)
+
+
+def variant_flags(pairing: str) -> tuple[list[str], list[str]]:
+    """The variant's extra flags of a pairing: (for the source, for the sink). Only our sink
+    gets sink flags; a Postfix sink takes only variants that need none from it."""
+    src_side, sink_side, suffix = PAIRINGS[pairing]
+    v = VARIANTS.get(suffix, {"source": [], "sink": []})
+    return v["source"], v["sink"] if sink_side == "ours" else []
+
+
+def pairing_text(pairing: str) -> str:
+    src_side, sink_side, _ = PAIRINGS[pairing]
+    src_extra, sink_extra = variant_flags(pairing)
+    side = {"postfix": "Postfix", "ours": "our"}
+    return " ".join([side[src_side] + " source"] + src_extra + ["->", side[sink_side] + " sink"] + sink_extra)
+
+
+PAIRING_TEXT = {pairing: pairing_text(pairing) for pairing in PAIRINGS}
 
 SINK_SESSIONS = "1000"  # smtp-sink -m (sessions at once); our qmqp-sink --max-sessions
 BACKLOG = "1024"
@@ -348,29 +375,28 @@ class Runner:
         self.source_timeout = source_timeout
         self.seq = 0
 
-    def sink_cmd(self, side: str, w: dict, addr: str) -> list[str]:
+    def sink_cmd(self, side: str, w: dict, addr: str, extra: list[str]) -> list[str]:
         b = self.bins[side]
         if w["proto"] == "smtp":
             cmd = [os.path.join(b, "smtp-sink")]
             if side == "postfix":
                 cmd += ["-u", "nobody"]  # required as root; ours does not need it
-            cmd += ["-c", "-m", SINK_SESSIONS] + w["sink"] + [addr, BACKLOG]
+            cmd += ["-c", "-m", SINK_SESSIONS] + w["sink"] + extra + [addr, BACKLOG]
         else:
             cmd = [os.path.join(b, "qmqp-sink"), "-c"]
             if side == "ours":
                 cmd += ["--max-sessions=" + SINK_SESSIONS]  # Postfix's has no limit at all
-            cmd += w["sink"] + [addr, BACKLOG]
+            cmd += w["sink"] + extra + [addr, BACKLOG]
         return cmd
 
-    def source_cmd(self, side: str, w: dict, m: int, target: str, pipelining: bool) -> list[str]:
+    def source_cmd(self, side: str, w: dict, m: int, target: str, extra: list[str]) -> list[str]:
         tool = "smtp-source" if w["proto"] == "smtp" else "qmqp-source"
-        cmd = [os.path.join(self.bins[side], tool)] + w["flags"]
-        if pipelining:
-            cmd.append("--pipelining")
-        return cmd + ["-m", str(m), "-l", str(w["l"]), target]
+        return [os.path.join(self.bins[side], tool)] + w["flags"] + extra + ["-m", str(m), "-l", str(w["l"]),
+                                                                              target]
 
     def run(self, wname: str, w: dict, pairing: str, m: int, rep: int) -> dict:
-        src_side, sink_side, pipelining = PAIRINGS[pairing]
+        src_side, sink_side, variant = PAIRINGS[pairing]
+        src_extra, sink_extra = variant_flags(pairing)
         self.seq += 1
         rundir = os.path.join(self.tmp, "run%04d" % self.seq)
         os.mkdir(rundir)
@@ -386,11 +412,11 @@ class Runner:
 
         res = {
             "workload": wname, "pairing": pairing, "rep": rep, "source": src_side,
-            "sink": sink_side, "pipelining": pipelining, "m": m, "l": w["l"],
-            "problems": [],
+            "sink": sink_side, "pipelining": "--pipelining" in src_extra, "variant": variant,
+            "m": m, "l": w["l"], "problems": [],
         }
-        sink_cmd = self.sink_cmd(sink_side, w, sink_addr)
-        src_cmd = self.source_cmd(src_side, w, m, target, pipelining)
+        sink_cmd = self.sink_cmd(sink_side, w, sink_addr, sink_extra)
+        src_cmd = self.source_cmd(src_side, w, m, target, src_extra)
         res["sink_cmd"] = " ".join(sink_cmd)
         res["source_cmd"] = " ".join(src_cmd)
 
@@ -449,6 +475,10 @@ class Runner:
         counter = last_counter(sink_out, w["proto"])
         if counter != m:
             res["problems"].append("sink counter %s, expected %d" % (counter, m))
+        if "--report=json" in src_cmd:
+            figures, problems = check_report(src_out, src_cmd, m)
+            res.update(figures)
+            res["problems"] += problems
 
         payload = m * w["l"]
         # CPU that neither tool used while the source ran: other processes on the machine
@@ -481,6 +511,36 @@ class Runner:
         return res
 
 
+REPORT_KEYS = ("connections", "tls_handshakes", "tls_resumed", "tls_handshake_p50_ms", "tls_handshake_p99_ms",
+               "bdat_chunks")
+
+
+def check_report(path: str, cmd: list[str], m: int) -> tuple[dict, list[str]]:
+    """Our source's --report=json (its stdout): the figures (REPORT_KEYS, those it has) and
+    what contradicts the run asked for: with TLS, a connection without a handshake; with
+    --chunking and no --chunk-size, other than one BDAT chunk per message."""
+    try:
+        with open(path) as f:
+            rep = json.load(f)
+    except (OSError, ValueError) as e:
+        return {}, ["no JSON report on the source's stdout (%s)" % e]
+    conns, msgs = rep.get("connections", {}), rep.get("messages", {})
+    hs = rep.get("latency_ms", {}).get("tls_handshake", {})
+    figures = {"connections": conns.get("established"), "tls_handshakes": conns.get("tls_handshakes"),
+               "tls_resumed": conns.get("tls_resumed"), "tls_handshake_p50_ms": hs.get("p50"),
+               "tls_handshake_p99_ms": hs.get("p99"), "bdat_chunks": msgs.get("bdat_chunks")}
+    problems = []
+    if rep.get("error"):
+        problems.append("source report: error " + str(rep["error"]))
+    if ("--starttls" in cmd or "--tls-on-connect" in cmd) and not (
+            figures["connections"] and figures["tls_handshakes"] == figures["connections"]):
+        problems.append("%s TLS handshakes for %s connections" % (figures["tls_handshakes"],
+                                                                  figures["connections"]))
+    if "--chunking" in cmd and not any(x.startswith("--chunk-size") for x in cmd) and figures["bdat_chunks"] != m:
+        problems.append("%s BDAT chunks for %d messages" % (figures["bdat_chunks"], m))
+    return {k: v for k, v in figures.items() if v is not None}, problems
+
+
 def tail_text(path: str, n: int = 300) -> str:
     try:
         with open(path, "rb") as f:
@@ -503,6 +563,7 @@ def summarize_pairing(runs: list[dict]) -> dict:
     keys = ("msg_per_s", "mb_per_s", "wall_s", "src_cpu_us_per_msg", "sink_cpu_us_per_msg",
             "src_maxrss_kib", "sink_maxrss_kib", "others_cpu_pct")
     s = {k: median_of(runs, k) for k in keys}
+    s.update({k: median_of(runs, k) for k in REPORT_KEYS if any(k in r for r in runs)})
     s["runs"] = len(runs)
     s["valid"] = sum(1 for r in runs if r.get("valid"))
     s["problems"] = [p for r in runs for p in r["problems"]]
@@ -526,26 +587,30 @@ def ratio(a, b):
 
 
 def build_rows(summary: dict) -> list[dict]:
-    """One row per workload (and pipelined variant): the figures of the tables."""
+    """One row per workload and per variant that ran: the figures of the tables."""
     rows = []
     for wname, w in WORKLOADS.items():
         if wname not in summary:
             continue
         p = summary[wname]
+        # (row, our pair's pairing, our source into Postfix's sink, target)
         variants = [(wname, "ours", "ours>pf", w["target"])]
-        if "ours+pl" in p:
-            variants.append((wname + "p", "ours+pl", "ours+pl>pf", w["target_pl"]))
+        for suffix, target in w["variants"].items():
+            v = VARIANTS[suffix]
+            if v["pairing"] in p:
+                cross = v["pairing"] + ">pf" if v["pf_sink"] else None
+                variants.append((wname + suffix, v["pairing"], cross, target))
         for rname, ours_key, cross_key, target in variants:
             pf, ours = p.get("pf", {}), p.get(ours_key, {})
             cross_src, cross_sink = p.get(cross_key, {}), p.get("pf>ours", {})
+            src_extra, sink_extra = variant_flags(ours_key)
             r = ratio(ours.get("msg_per_s"), pf.get("msg_per_s"))
             rows.append({
                 "row": rname,
                 "workload": wname,
-                "title": w["title"] + (" (--pipelining)" if ours_key == "ours+pl" else ""),
-                "source_flags": " ".join(w["flags"] + (["--pipelining"] if ours_key == "ours+pl" else [])
-                                         + ["-m", str(p["m"]), "-l", str(w["l"])]),
-                "sink_flags": " ".join(w["sink"]),
+                "title": w["title"] + (" (%s)" % src_extra[0] if src_extra else ""),
+                "source_flags": " ".join(w["flags"] + src_extra + ["-m", str(p["m"]), "-l", str(w["l"])]),
+                "sink_flags": " ".join(w["sink"] + sink_extra),
                 "transport": "unix" if w["unix"] else "tcp",
                 "ours_pairing": ours_key,
                 "postfix_msg_per_s": pf.get("msg_per_s"),
@@ -566,7 +631,10 @@ def build_rows(summary: dict) -> list[dict]:
                 "sink_rss_ratio": ratio(ours.get("sink_maxrss_kib"), pf.get("sink_maxrss_kib")),
                 "valid": "/".join("%d" % x for x in (pf.get("valid", 0), ours.get("valid", 0))),
                 "complete": all(x.get("valid") == x.get("runs") and x.get("runs")
-                                for x in (pf, ours, cross_src) + ((cross_sink,) if ours_key == "ours" else ())),
+                                for x in (pf, ours) + ((cross_src,) if cross_key else ())
+                                + ((cross_sink,) if ours_key == "ours" else ())),
+                # our source's report (variants whose source gives one): TLS handshakes, BDAT chunks
+                **{k: ours[k] for k in REPORT_KEYS if k in ours},
             })
     return rows
 
@@ -618,10 +686,21 @@ def tables(summary: dict, rows: list[dict]) -> list[tuple[str, list[str], list[l
             ])
     h3 = ["workload", "pairing", "msg/s", "MB/s", "source wall s", "source CPU µs/msg",
           "sink CPU µs/msg", "source RSS MiB", "sink RSS MiB", "others' CPU", "valid runs"]
+    t4 = []
+    for r in rows:
+        if "connections" in r:  # our source's report: the rows of the variants that give one
+            t4.append([r["row"], VARIANTS[PAIRINGS[r["ours_pairing"]][2]]["what"], fmt(r["ours_msg_per_s"]),
+                       fmt_ratio(r["ratio"]), fmt(r["connections"]), fmt(r.get("tls_handshakes")),
+                       fmt(r.get("tls_resumed")), fmt(r.get("tls_handshake_p50_ms"), "{:.3f}"),
+                       fmt(r.get("tls_handshake_p99_ms"), "{:.3f}"), fmt(r.get("bdat_chunks"))])
+    h4 = ["workload", "variant", "ours msg/s", "ours÷PF", "connections", "TLS handshakes", "resumed",
+          "TLS handshake p50 ms", "p99 ms", "BDAT chunks"]
     note = "" if all(r["complete"] for r in rows) else " (* = some runs invalid: see below)"
     return [("Throughput (medians; ratio = ours pair ÷ Postfix pair, same run)" + note, h1, t1),
             ("Each side alone (CPU: against the same peer; RSS: pair against pair)", h2, t2),
-            ("Every pairing (medians of the valid runs)", h3, t3)]
+            ("Every pairing (medians of the valid runs)", h3, t3)] + (
+        [("TLS and BDAT (our source → our sink; Postfix's tools have neither: ratio against the Postfix "
+          "pair's ordinary run, no target yet; from our source's report, medians)", h4, t4)] if t4 else [])
 
 
 def text_table(header: list[str], body: list[list[str]]) -> str:
@@ -635,8 +714,8 @@ def text_table(header: list[str], body: list[list[str]]) -> str:
 
 def md_table(header: list[str], body: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |",
-           "| " + " | ".join("---" if i == 0 or i == 1 and header[1] in ("source flags", "pairing") else "---:"
-                             for i in range(len(header))) + " |"]
+           "| " + " | ".join("---" if i == 0 or i == 1 and header[1] in ("source flags", "pairing", "variant")
+                             else "---:" for i in range(len(header))) + " |"]
     for r in body:
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
     return "\n".join(out)
@@ -690,6 +769,23 @@ def machine(ours: str, postfix: str) -> dict:
         "ours_version": command_output([os.path.join(ours, "smtp-source"), "--version"]).replace(
             os.path.join(ours, ""), ""),
     }
+
+
+def variants_available(ours: str) -> dict[str, bool]:
+    """Which variants our tools can run: their smtp-source's and smtp-sink's --help name every
+    flag the variant gives them."""
+    helps = {}
+    for tool in ("smtp-source", "smtp-sink"):
+        p = subprocess.run([os.path.join(ours, tool), "--help"], capture_output=True, text=True, timeout=30)
+        helps[tool] = p.stdout + p.stderr
+    available = {}
+    for suffix, v in VARIANTS.items():
+        missing = [f for tool, flags in (("smtp-source", v["source"]), ("smtp-sink", v["sink"]))
+                   for f in flags if f.split("=")[0] not in helps[tool]]
+        available[suffix] = not missing
+        log("%s variants (%s): %s" % (v["what"], v["pairing"], "our tools lack " + " ".join(missing)
+                                      if missing else "yes"))
+    return available
 
 
 def build_ours(clean: bool) -> str:
@@ -751,7 +847,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=None, help="repetitions per pairing (default 3; 1 with --quick)")
     ap.add_argument("--quick", action="store_true", help="one repetition, -m divided by 10")
     ap.add_argument("--only", default="", help="comma-separated workloads, e.g. W2,W7 (W1 includes its "
-                    "pipelined variant); 'none' runs no workload (with --micro)")
+                    "variants; W1p or W1t means W1); 'none' runs no workload (with --micro)")
     ap.add_argument("--bindir", help="directory with our four tools (default: build them in build/bench)")
     ap.add_argument("--rebuild", action="store_true", help="rebuild our tools from scratch (--clean-first)")
     ap.add_argument("--postfix-bindir", default="/usr/sbin", help="Postfix's tools (default /usr/sbin)")
@@ -774,7 +870,7 @@ def main() -> int:
     if only == ["NONE"]:
         selected = []
     else:
-        only = [x[:-1] if x.endswith("P") else x for x in only]
+        only = [x[:-1] if x[-1:].lower() in VARIANTS and x[:-1] in WORKLOADS else x for x in only]
         bad = [x for x in only if x not in WORKLOADS]
         if bad:
             ap.error("unknown workload(s): " + ", ".join(bad))
@@ -792,12 +888,9 @@ def main() -> int:
                 sys.exit("%s is not in %s" % (t, ours))
     t_built = time.monotonic()
 
-    pipelining = False
-    if ours and not args.no_pipelining:
-        helptext = subprocess.run([os.path.join(ours, "smtp-source"), "--help"], capture_output=True,
-                                  text=True, timeout=30)
-        pipelining = "--pipelining" in helptext.stdout + helptext.stderr
-        log("our smtp-source %s --pipelining" % ("accepts" if pipelining else "does not accept"))
+    available = variants_available(ours) if ours else {suffix: False for suffix in VARIANTS}
+    if args.no_pipelining:
+        available["p"] = False
 
     info = machine(ours or "", args.postfix_bindir)
     date = datetime.date.today().isoformat()
@@ -813,9 +906,8 @@ def main() -> int:
         for wname in selected:
             w = WORKLOADS[wname]
             m = w["quick_m"] if args.quick else w["m"]
-            pairings = ["pf", "ours", "ours>pf", "pf>ours"]
-            if pipelining and w["pipelined"]:
-                pairings += ["ours+pl", "ours+pl>pf"]
+            pairings = [pairing for pairing, (_, _, suffix) in PAIRINGS.items()
+                        if suffix is None or suffix in w["variants"] and available[suffix]]
             log("== %s %s: source %s -m %d -l %d%s%s" % (
                 wname, w["title"], " ".join(w["flags"]), m, w["l"],
                 "; sinks " + " ".join(w["sink"]) if w["sink"] else "", " (unix socket)" if w["unix"] else ""))
@@ -879,7 +971,8 @@ def main() -> int:
         "machine": info,
         "reps": reps,
         "quick": args.quick,
-        "pipelining_variants": pipelining,
+        "pipelining_variants": available["p"],
+        "variants": {suffix: dict(v, ran=available[suffix]) for suffix, v in VARIANTS.items()},
         "pairings": PAIRING_TEXT,
         "sink_flags": {"smtp-sink": "-c -m %s <addr> %s (Postfix's also -u nobody)" % (SINK_SESSIONS, BACKLOG),
                        "qmqp-sink": "-c <addr> %s (ours also --max-sessions=%s)" % (BACKLOG, SINK_SESSIONS)},
@@ -944,8 +1037,11 @@ def markdown(doc: dict, tabs, micro, invalid) -> str:
         lines += ["", "Other processes used %.0f%% of the CPUs during the median run (%.0f%%–%.0f%%); "
                   "above %d%% the figures are lower than on an idle machine." % (
                       statistics.median(others), min(others), max(others), NOISY_PCT)]
-    if not doc["pipelining_variants"]:
-        lines += ["", "Our smtp-source did not accept `--pipelining`: no pipelined variants."]
+    variants = doc.get("variants") or {"p": dict(VARIANTS["p"], ran=doc["pipelining_variants"])}
+    for v in variants.values():
+        if not v["ran"]:
+            lines += ["", "No %s variants: our tools did not accept `%s` (or they were skipped)." % (
+                v["what"], " ".join(v["source"] + v["sink"]))]
     for title, h, b in tabs:
         lines += ["", "## " + title, "", md_table(h, b)]
     if micro:

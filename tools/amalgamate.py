@@ -5,7 +5,10 @@
 Starting at include/mailload/mailload.hpp, every `#include <mailload/...>` is replaced by that
 file's text the first time it is seen (depth first, in first-use order) and dropped after that.
 The parts' `#pragma once` lines are stripped; all other lines, other includes included, are kept
-verbatim. `--check` compares with the committed file instead of writing it.
+verbatim. Each optional header (OPTIONAL: public, but left out of the umbrella header because it
+needs a library of its own, such as OpenSSL) becomes single_include/<its path> the same way: it
+includes <mailload/mailload.hpp>, then its own text with the umbrella's parts dropped.
+`--check` compares with the committed files instead of writing them.
 Usage: python3 tools/amalgamate.py [--check]   (from any directory)
 """
 import difflib
@@ -16,7 +19,8 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 INCLUDE_DIR = ROOT / "include"
 ENTRY = "mailload/mailload.hpp"
-OUTPUT = ROOT / "single_include" / ENTRY
+OPTIONAL = ["mailload/tls/openssl.hpp"]
+OUTPUT_DIR = ROOT / "single_include"
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"](mailload/[^>"]+)[>"]')
 PRAGMA_ONCE_RE = re.compile(r"^\s*#\s*pragma\s+once\b")
 BANNER = ("// SPDX-License-Identifier: BSL-1.0\n"
@@ -43,29 +47,40 @@ def inline(rel, seen, out):
 
 
 def generate():
+    """{path under single_include/: text} for the umbrella and each optional header."""
+    seen = set()
     out = [BANNER]
-    inline(ENTRY, set(), out)
-    return "".join(out)
+    inline(ENTRY, seen, out)
+    files = {ENTRY: "".join(out)}
+    for rel in OPTIONAL:
+        out = [BANNER, f"#include <{ENTRY}>\n"]
+        inline(rel, set(seen), out)
+        files[rel] = "".join(out)
+    return files
 
 
 def main(argv):
     if argv not in ([], ["--check"]):
         sys.exit(__doc__)
-    text = generate()
-    if not argv:
-        OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-        OUTPUT.write_text(text, encoding="utf-8", newline="\n")
-        print(f"amalgamate.py: wrote {OUTPUT.relative_to(ROOT)}")
-        return 0
-    old = OUTPUT.read_text(encoding="utf-8") if OUTPUT.is_file() else ""
-    if old == text:
-        print(f"amalgamate.py: {OUTPUT.relative_to(ROOT)} is up to date")
-        return 0
-    rel = str(OUTPUT.relative_to(ROOT))
-    sys.stdout.writelines(difflib.unified_diff(old.splitlines(keepends=True), text.splitlines(keepends=True),
-                                               "a/" + rel, "b/" + rel))
-    print("single_include/ is stale: run python3 tools/amalgamate.py", file=sys.stderr)
-    return 1
+    stale = 0
+    for rel, text in generate().items():
+        path = OUTPUT_DIR / rel
+        shown = path.relative_to(ROOT)
+        old = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if old == text:
+            print(f"amalgamate.py: {shown} is up to date")
+        elif not argv:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="\n")
+            print(f"amalgamate.py: wrote {shown}")
+        else:
+            sys.stdout.writelines(difflib.unified_diff(old.splitlines(keepends=True), text.splitlines(keepends=True),
+                                                       f"a/{shown}", f"b/{shown}"))
+            stale += 1
+    if stale:
+        print("single_include/ is stale: run python3 tools/amalgamate.py", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

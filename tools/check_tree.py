@@ -6,7 +6,8 @@
    headers (include/**/*.hpp), unit tests (tests/main.cpp + tests/unit/**/*.cpp),
    examples (examples/<name>/*.cpp; examples/common/ must be header-only) and
    integration tests (tests/integration/test_*.py).
-2. include/mailload/mailload.hpp directly includes every public header (all but detail/, impl/).
+2. include/mailload/mailload.hpp directly includes every public header (all but detail/, impl/
+   and the optional headers of tools/amalgamate.py's OPTIONAL, which no other header includes).
 3. No file under include/mailload/sansio/ includes <boost/asio...>.
 4. Every header starts with `// SPDX-License-Identifier: BSL-1.0`, has `#pragma once`, and
    includes no <mailload/...> inside #if/#ifdef/#ifndef.
@@ -24,6 +25,8 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from amalgamate import OPTIONAL  # noqa: E402
 SPDX = "// SPDX-License-Identifier: BSL-1.0"
 UMBRELLA = "mailload/mailload.hpp"
 PRIVATE_DIRS = ("mailload/detail/", "mailload/impl/")
@@ -157,6 +160,8 @@ def check_headers(files):
                           "(the amalgamator inlines each header once, unconditionally)")
                 if rel == UMBRELLA:
                     umbrella_includes.add(m.group(1))
+                if m.group(1) in OPTIONAL and rel not in OPTIONAL:
+                    error(f"{path}:{n}: <{m.group(1)}> is optional: only programs include it")
             if rel.startswith("mailload/sansio/") and ASIO_INCLUDE_RE.match(line):
                 error(f"{path}:{n}: sansio/ must not include Boost.Asio")
     if "include/" + UMBRELLA not in headers:
@@ -164,7 +169,7 @@ def check_headers(files):
         return
     for path in headers:
         rel = path[len("include/"):]
-        if rel != UMBRELLA and not rel.startswith(PRIVATE_DIRS) and rel not in umbrella_includes:
+        if rel != UMBRELLA and not rel.startswith(PRIVATE_DIRS) and rel not in OPTIONAL and rel not in umbrella_includes:
             error(f"include/{UMBRELLA} does not include public header <{rel}>")
 
 

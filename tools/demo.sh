@@ -19,7 +19,8 @@ echo "==== demo: install packages"
 bash tools/setup.sh
 
 echo "==== demo: build (CMake, g++, build/gcc)"
-cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++
+# The configuration of tools/test.sh's step d, so that either reuses the other's build.
+cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DMAILLOAD_SINGLE_HEADER=ON
 cmake --build build/gcc --target examples
 source_bin=build/gcc/smtp-source
 sink_bin=build/gcc/smtp-sink

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # tools/setup.sh — install everything mailload needs on a Debian 12 machine (idempotent).
 # Compilers, build tools, Boost 1.81, and the real peers the tests talk to: Postfix's four test
-# programs (package `postfix`; its mail system is never started), swaks and Python 3; valgrind
+# programs (package `postfix`; its mail system is never started), swaks (with libnet-ssleay-perl for
+# its TLS), openssl and Python 3; valgrind
 # for bench/zero_overhead.py; libclang-rt-14-dev for tools/fuzz.sh (libFuzzer: only a Recommends of clang).
 set -euo pipefail
 
 packages=(
     g++ clang cmake ninja-build meson pkg-config python3 git ca-certificates
     libboost1.81-dev libboost-test1.81-dev libssl-dev
-    postfix swaks procps iproute2 netbase
-    valgrind groff-base man-db libclang-rt-14-dev
+    postfix swaks libnet-ssleay-perl openssl procps iproute2 netbase
+    valgrind groff-base man-db libclang-rt-14-dev time
 )
 
 sudo_cmd=()

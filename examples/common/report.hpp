@@ -47,6 +47,7 @@ inline boost::json::object source_report_json(std::string_view tool, const maill
     });
     for (const auto& [ec, n] : r.io_errors) io_errors[ec.message()] = n;
     json::object latency{{"message", latency_json(r.latency)}, {"connect", latency_json(r.connect_latency)}};
+    if (r.tls_latency.count()) latency["tls_handshake"] = latency_json(r.tls_latency);
     for (std::size_t i = 0; i < r.reply_latency.size(); ++i)
         if (r.reply_latency[i].count()) latency[stages[i]] = latency_json(r.reply_latency[i]);
     json::object messages{{"asked", how.messages_given || o.duration.count() == 0 ? json::value(o.messages)
@@ -54,6 +55,12 @@ inline boost::json::object source_report_json(std::string_view tool, const maill
                           {"sent", t.messages_sent},
                           {"accepted", t.messages_accepted}};
     if (how.rate > 0) messages["late_starts"] = r.late_starts;
+    if (o.client.chunking) messages["bdat_chunks"] = t.chunks_sent;
+    json::object connections{{"established", r.connections}, {"connect_failures", r.connect_failures}};
+    if (o.client.starttls || o.client.tls_on_connect) {
+        connections["tls_handshakes"] = r.tls_handshakes;
+        connections["tls_resumed"] = r.tls_resumed;
+    }
     return json::object{
         {"tool", tool},
         {"error", r.error ? json::value(r.what) : json::value(nullptr)},
@@ -63,7 +70,7 @@ inline boost::json::object source_report_json(std::string_view tool, const maill
         {"recipients", json::object{{"sent", t.recipients_sent}, {"accepted", t.recipients_accepted}}},
         {"rejected_by_stage", rejected},
         {"replies", replies},
-        {"connections", json::object{{"established", r.connections}, {"connect_failures", r.connect_failures}}},
+        {"connections", connections},
         {"io_errors", io_errors},
         {"elapsed_s", seconds},
         {"messages_per_s", seconds > 0 ? double(t.messages_accepted) / seconds : 0.0},
@@ -92,6 +99,7 @@ inline void print_source_report(std::string_view format, const boost::json::obje
     else std::printf("%llu", u64(m.at("asked")));
     std::printf(" asked, %.0f sent, %.0f accepted", num(m, "sent"), num(m, "accepted"));
     if (m.contains("late_starts")) std::printf(", %llu started over 1 ms late", u64(m.at("late_starts")));
+    if (m.contains("bdat_chunks")) std::printf(", %llu BDAT chunks", u64(m.at("bdat_chunks")));
     std::printf("\n  recipients:  %.0f sent, %.0f accepted\n", num(r, "sent"), num(r, "accepted"));
     std::printf("  rejected:   ");
     for (const auto& [stage, n] : j.at("rejected_by_stage").as_object())
@@ -100,21 +108,25 @@ inline void print_source_report(std::string_view format, const boost::json::obje
     for (const auto& [stage, codes] : j.at("replies").as_object())
         for (const auto& [code, n] : codes.as_object())
             std::printf(" %s %s×%llu", std::string(stage).c_str(), std::string(code).c_str(), u64(n));
-    std::printf("\n  connections: %.0f established, %.0f connect failures\n", num(c, "established"),
+    std::printf("\n  connections: %.0f established, %.0f connect failures", num(c, "established"),
                 num(c, "connect_failures"));
+    if (c.contains("tls_handshakes"))
+        std::printf(", %llu TLS handshakes (%llu resumed)", u64(c.at("tls_handshakes")), u64(c.at("tls_resumed")));
+    std::printf("\n");
     std::printf("  I/O errors: ");
     if (j.at("io_errors").as_object().empty()) std::printf(" none");
     for (const auto& [what, n] : j.at("io_errors").as_object()) std::printf(" %s ×%llu", std::string(what).c_str(), u64(n));
     std::printf("\n  elapsed:     %.3f s, %.0f msg/s, %.2f MB/s\n", num(j, "elapsed_s"), num(j, "messages_per_s"),
                 num(j, "megabytes_per_s"));
-    std::printf("  latency, ms       p50       p90       p99     p99.9       max     count\n");
+    std::printf("  latency, ms           p50       p90       p99     p99.9       max     count\n");
     for (const auto& [phase, l] : j.at("latency_ms").as_object()) {
         const auto& o = l.as_object();
-        std::printf("    %-9s %9.3f %9.3f %9.3f %9.3f %9.3f %9llu\n", std::string(phase).c_str(), num(o, "p50"),
+        std::printf("    %-13s %9.3f %9.3f %9.3f %9.3f %9.3f %9llu\n", std::string(phase).c_str(), num(o, "p50"),
                     num(o, "p90"), num(o, "p99"), num(o, "p99.9"), num(o, "max"), u64(o.at("count")));
     }
     std::printf("  (message: from its start — its claim, or when it was due under --rate — to its acceptance;\n"
-                "   connect: the connect; each stage: from the command's write, or the connect, to its reply)\n");
+                "   connect: the connect; tls_handshake: the handshake; each stage: from the command's write,\n"
+                "   or the connect, to its reply)\n");
     if (!j.at("error").is_null()) std::printf("  error:       %s\n", j.at("error").as_string().c_str());
     std::fflush(stdout);
 }
@@ -138,6 +150,10 @@ inline boost::json::object sink_report_json(std::string_view tool, const mailloa
         {"quits", t.quits},
         {"messages", t.messages},
         {"recipients", tool == "qmqp-sink" ? json::value(nullptr) : json::value(t.recipients)},  // not parsed
+        {"tls", tool == "qmqp-sink" ? json::value(nullptr)
+                                    : json::value(json::object{{"handshakes", t.tls}, {"failed", t.tls_failed}})},
+        {"auth", tool == "qmqp-sink" ? json::value(nullptr)
+                                     : json::value(json::object{{"authenticated", t.auth}, {"failed", t.auth_failed}})},
         {"data_bytes", t.data_bytes},
         {"replies", replies},
         {"elapsed_s", std::chrono::duration<double>(r.elapsed).count()},
@@ -164,6 +180,13 @@ inline void print_sink_report(std::string_view format, const boost::json::object
     std::printf("  messages:    %llu", u64("messages"));
     if (!j.at("recipients").is_null()) std::printf(", %llu recipients", u64("recipients"));
     std::printf(", %llu data bytes\n", u64("data_bytes"));
+    const auto sub = [&](const char* k, const char* f) {  // 0 for qmqp-sink's nulls
+        return j.at(k).is_null() ? 0ull : static_cast<unsigned long long>(j.at(k).at(f).to_number<std::uint64_t>());
+    };
+    if (sub("tls", "handshakes") || sub("tls", "failed"))
+        std::printf("  TLS:         %llu handshakes, %llu failed\n", sub("tls", "handshakes"), sub("tls", "failed"));
+    if (sub("auth", "authenticated") || sub("auth", "failed"))
+        std::printf("  AUTH:        %llu authenticated, %llu failed\n", sub("auth", "authenticated"), sub("auth", "failed"));
     std::printf("  replies:    ");
     if (j.at("replies").as_object().empty()) std::printf(" none");
     for (const auto& [code, n] : j.at("replies").as_object())

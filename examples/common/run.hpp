@@ -118,9 +118,9 @@ inline void finish_source_options(mailload::source_options& o, source_cli& c) {
 
 /**
  * Runs a source whose protocol is one of `protocols` (a hana::tuple_t) and whose transport,
- * concurrency and pacing are picked by name.
+ * concurrency and pacing are picked by name; `Tls` is its TLS policy.
  */
-template <class Protocols, class Observer>
+template <class Tls = mailload::no_tls, class Protocols, class Observer>
 mailload::source_report run_source(Protocols protocols, std::string_view protocol, std::string_view family,
                                    const source_choices& how, const mailload::source_options& o,
                                    std::string_view address, Observer& observer) {
@@ -139,7 +139,8 @@ mailload::source_report run_source(Protocols protocols, std::string_view protoco
                  pacing_type paced{};
                  if constexpr (std::is_same_v<pacing_type, constant_rate>) paced = constant_rate::per_second(how.pace);
                  else if constexpr (pacing_type::paced) paced.interval = seconds(how.pace);
-                 source<typename decltype(p)::type, typename decltype(t)::type, typename decltype(c)::type, pacing_type>
+                 source<typename decltype(p)::type, typename decltype(t)::type, typename decltype(c)::type, pacing_type,
+                        Tls>
                      load(o, paced);
                  meter.start();
                  report = load.run(address, observed);
@@ -166,7 +167,7 @@ inline void drop_privileges(const char* user, const char* root) {
  * listens (fatal on failure, `-v` says "trying..."), drops privileges, then serves with the
  * observer `make_observer(counters)` returns.
  */
-template <class Protocols, class MakeObserver>
+template <class Tls = mailload::no_tls, class Protocols, class MakeObserver>
 mailload::sink_report run_sink(Protocols protocols, std::string_view protocol, std::string_view family,
                                const mailload::sink_options& o, std::string_view address, bool verbose,
                                const char* user, const char* root, MakeObserver make_observer) {
@@ -178,7 +179,7 @@ mailload::sink_report run_sink(Protocols protocols, std::string_view protocol, s
         hana::make_tuple(protocols, hana::tuple_t<inet_any, inet4, inet6, unix_domain>, hana::tuple_t<single_thread>);
     dispatch(candidates, std::array<std::string_view, 3>{protocol, transport_name(address, family), "single_thread"},
              [&](auto p, auto t, auto c) {
-                 sink<typename decltype(p)::type, typename decltype(t)::type, typename decltype(c)::type> server(o);
+                 sink<typename decltype(p)::type, typename decltype(t)::type, typename decltype(c)::type, Tls> server(o);
                  if (verbose && !spec.spec.local) {  // Postfix says nothing here for unix: sockets
                      const std::string host = !spec.spec.host.empty() ? spec.spec.host : family == "inet4" ? "0.0.0.0" : "::";
                      info("trying... [" + host + "]:" + spec.spec.port);

@@ -169,6 +169,8 @@ struct cli_observer {
 
 }  // namespace
 
+// tests/fuzz/options_*.cpp take parse() alone (the dispatch below is most of the compile time).
+#ifndef MAILLOAD_OPTIONS_ONLY
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     cli::raise_open_files_limit();
@@ -197,3 +199,4 @@ int main(int argc, char** argv) {
     if (report.error) cli::fatal(report.what);
     return 0;
 }
+#endif

@@ -9,6 +9,7 @@
 #include <common/run.hpp>
 
 #include <mailload/mailload.hpp>
+#include <mailload/tls/openssl.hpp>
 
 #include <getopt.h>
 #include <libgen.h>
@@ -60,10 +61,11 @@ void help() {
         "  -u user     drop privileges to user  -v           verbose\n"
         "  -w secs     delay the DATA reply     -W cmd:s[:o] delay replies to cmd\n"
         "  cmds: connect helo ehlo lhlo xclient xforward auth mail rcpt data . rset noop\n"
-        "        vrfy quit, by commas or spaces; delays in seconds, fractions allowed\n"
+        "        vrfy quit bdat starttls (commas, spaces); delays: seconds, fractions ok\n"
         "mailload's options:\n"
-        "  --compat=3.9       as Postfix 3.9+   --session-limit=SECS session life limit\n"
-        "  --report=text|json report at exit    --help, --version    this help, version\n"
+        "  --compat=3.9 --session-limit=SECS --report=text|json --help --version\n"
+        "  ESMTP: --chunking --smtputf8 --max-size=N    AUTH: --auth-user=USER:PASSWORD\n"
+        "  TLS:   --starttls --tls-on-connect --tls-cert=FILE --tls-key=FILE\n"
         "See man smtp-sink for the details.\n",
         name.c_str());
 }
@@ -168,17 +170,36 @@ struct settings {
     std::string report;  ///< --report: "", "text" or "json"
 };
 
+/// --auth-user=USER:PASSWORD (the user name ends at the first colon).
+std::pair<std::string, std::string> user_and_password(const char* arg) {
+    const std::string_view a = arg;
+    const auto colon = a.find(':');
+    if (colon == std::string_view::npos || colon == 0) cli::fatal(std::string("bad --auth-user, not USER:PASSWORD: ") + arg);
+    return {std::string(a.substr(0, colon)), std::string(a.substr(colon + 1))};
+}
+
 settings parse(int argc, char** argv) {
     settings s;
     auto& o = s.sink;
     auto& cfg = o.server;
-    enum { opt_compat = 256, opt_session_limit, opt_report, opt_help, opt_version };
+    enum {
+        opt_compat = 256, opt_session_limit, opt_report, opt_help, opt_version, opt_chunking, opt_smtputf8, opt_max_size,
+        opt_starttls, opt_tls_on_connect, opt_tls_cert, opt_tls_key, opt_auth_user
+    };
     static const option longopts[] = {
         {"compat", required_argument, nullptr, opt_compat},
         {"session-limit", required_argument, nullptr, opt_session_limit},
         {"report", required_argument, nullptr, opt_report},
         {"help", no_argument, nullptr, opt_help},
         {"version", no_argument, nullptr, opt_version},
+        {"chunking", no_argument, nullptr, opt_chunking},
+        {"smtputf8", no_argument, nullptr, opt_smtputf8},
+        {"max-size", required_argument, nullptr, opt_max_size},
+        {"starttls", no_argument, nullptr, opt_starttls},
+        {"tls-on-connect", no_argument, nullptr, opt_tls_on_connect},
+        {"tls-cert", required_argument, nullptr, opt_tls_cert},
+        {"tls-key", required_argument, nullptr, opt_tls_key},
+        {"auth-user", required_argument, nullptr, opt_auth_user},
         {nullptr, 0, nullptr, 0},
     };
     int ch;
@@ -255,9 +276,27 @@ settings parse(int argc, char** argv) {
         case opt_report: s.report = cli::report_format(optarg); break;
         case opt_help: help(); cli::exit(0);
         case opt_version: cli::version();
+        case opt_chunking: cfg.chunking = true; break;
+        case opt_smtputf8: cfg.smtputf8 = true; break;
+        case opt_max_size: {
+            const long long v = cli::leading_integer(optarg);
+            if (v <= 0) cli::fatal(std::string("bad message size limit: ") + optarg);
+            cfg.size_limit = static_cast<std::uint64_t>(v);
+            break;
+        }
+        case opt_starttls: cfg.starttls = true; break;
+        case opt_tls_on_connect: cfg.tls_on_connect = true; break;
+        case opt_tls_cert: o.tls.cert_file = optarg; break;
+        case opt_tls_key: o.tls.key_file = optarg; break;
+        case opt_auth_user: cfg.users.push_back(user_and_password(optarg)); break;
         default: usage();
         }
     }
+    if (cfg.starttls && cfg.tls_on_connect) cli::fatal("do not use --starttls and --tls-on-connect at the same time");
+    if ((!o.tls.cert_file.empty() || !o.tls.key_file.empty()) && !cfg.starttls && !cfg.tls_on_connect)
+        cli::fatal("--tls-cert and --tls-key need --starttls or --tls-on-connect");
+    if (!o.tls.key_file.empty() && o.tls.cert_file.empty()) cli::fatal("--tls-key needs --tls-cert");
+    if (!cfg.users.empty() && !cfg.auth) cli::fatal("-a (no AUTH) cannot be used with --auth-user");
     if (argc - optind != 2) usage();
     s.address = argv[optind];
     const long long backlog = cli::leading_integer(argv[optind + 1]);
@@ -322,6 +361,8 @@ struct cli_observer {
 
 }  // namespace
 
+// tests/fuzz/options_*.cpp take parse() alone (the dispatch below is most of the compile time).
+#ifndef MAILLOAD_OPTIONS_ONLY
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     cli::raise_open_files_limit();
@@ -332,10 +373,11 @@ int main(int argc, char** argv) {
         std::string name = cli::program;
         ::openlog(::strdup(::basename(name.data())), LOG_PID, LOG_MAIL);
     }
-    const auto report = cli::run_sink(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.sink, s.address, s.verbose,
+    const auto report = cli::run_sink<openssl_tls>(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.sink, s.address, s.verbose,
                                       s.user, s.root, [&](const sink_counters& counters) {
                                           return cli_observer{&counters, s.verbose, s.count, s.sink.timeout};
                                       });
     cli::end_sink("smtp-sink", s.report, s.count, report);
     return 0;
 }
+#endif

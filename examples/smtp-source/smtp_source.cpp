@@ -9,6 +9,7 @@
 #include <common/run.hpp>
 
 #include <mailload/mailload.hpp>
+#include <mailload/tls/openssl.hpp>
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -54,10 +55,16 @@ void help() {
         "  -T size    TCP window size           -v         verbose: dialog on stderr\n"
         "  -w secs    fixed delay per message   (-w, -R: fractions allowed)\n"
         "mailload's options:\n"
-        "  --pipelining  ESMTP PIPELINING (RFC 2920) when the server offers it\n"
-        "%s"
+        "  runs:  --threads=N --thread-per-session --connect-limit=N --timeout=SECS\n"
+        "         --rate=R --duration=SECS --progress --report=text|json --compat=3.9\n"
+        "  ESMTP: --ehlo --pipelining --chunking --chunk-size=N --binarymime --size\n"
+        "         --8bitmime --smtputf8 (each implies --ehlo)\n"
+        "  TLS:   --starttls --tls-on-connect --tls-verify --tls-ca-file=F\n"
+        "         --tls-servername=N\n"
+        "  AUTH:  --auth-user=U --auth-password=P --auth-mech=PLAIN|LOGIN\n"
+        "  -h, --help  this help                --version  print the version\n"
         "See man smtp-source for the details.\n",
-        name.c_str(), cli::source_long_help);
+        name.c_str());
 }
 
 struct settings {
@@ -75,6 +82,7 @@ struct settings {
     const char* recipient = nullptr;
     std::optional<std::string> myhostname;  // -M, checked where it is given (as Postfix does)
     const char* address = nullptr;
+    bool tls_option = false;  // --tls-verify, --tls-ca-file or --tls-servername given
 };
 
 /// The -F file, whole; Postfix's diagnostics when it cannot be opened or read (a directory).
@@ -98,10 +106,33 @@ std::string read_file(const char* path) {
 
 settings parse(int argc, char** argv) {
     settings s;
-    enum { opt_pipelining = cli::opt_own };
-    static const std::vector<option> longopts = cli::source_longopts({{"pipelining", no_argument, nullptr, opt_pipelining}});
+    enum {
+        opt_pipelining = cli::opt_own, opt_ehlo, opt_starttls, opt_tls_on_connect, opt_tls_verify, opt_tls_ca_file,
+        opt_tls_servername, opt_chunking, opt_chunk_size, opt_binarymime, opt_8bitmime, opt_smtputf8, opt_size,
+        opt_auth_user, opt_auth_password, opt_auth_mech
+    };
+    static const std::vector<option> longopts = cli::source_longopts({
+        {"pipelining", no_argument, nullptr, opt_pipelining},
+        {"ehlo", no_argument, nullptr, opt_ehlo},
+        {"starttls", no_argument, nullptr, opt_starttls},
+        {"tls-on-connect", no_argument, nullptr, opt_tls_on_connect},
+        {"tls-verify", no_argument, nullptr, opt_tls_verify},
+        {"tls-ca-file", required_argument, nullptr, opt_tls_ca_file},
+        {"tls-servername", required_argument, nullptr, opt_tls_servername},
+        {"chunking", no_argument, nullptr, opt_chunking},
+        {"chunk-size", required_argument, nullptr, opt_chunk_size},
+        {"binarymime", no_argument, nullptr, opt_binarymime},
+        {"8bitmime", no_argument, nullptr, opt_8bitmime},
+        {"smtputf8", no_argument, nullptr, opt_smtputf8},
+        {"size", no_argument, nullptr, opt_size},
+        {"auth-user", required_argument, nullptr, opt_auth_user},
+        {"auth-password", required_argument, nullptr, opt_auth_password},
+        {"auth-mech", required_argument, nullptr, opt_auth_mech},
+    });
     auto& o = s.source;
     auto& how = s.cli.how;
+    auto& c = o.client;
+    bool auth_user = false, auth_password = false;
     int ch;
     while ((ch = getopt_long(argc, argv, "+46AcC:df:F:hl:Lm:M:Nor:R:s:S:t:T:vw:", longopts.data(), nullptr)) != -1) {
         switch (ch) {
@@ -154,13 +185,57 @@ settings parse(int argc, char** argv) {
             how.pace = cli::positive_seconds(optarg, "fixed delay");
             how.pacing = "fixed";
             break;
-        case opt_pipelining: o.client.pipelining = true; break;
+        case opt_pipelining: c.pipelining = true; break;
+        case opt_ehlo: c.ehlo = true; break;
+        case opt_starttls: c.starttls = true; break;
+        case opt_tls_on_connect: c.tls_on_connect = true; break;
+        case opt_tls_verify: o.tls.verify = s.tls_option = true; break;
+        case opt_tls_ca_file:
+            o.tls.ca_file = optarg;
+            o.tls.verify = s.tls_option = true;
+            break;
+        case opt_tls_servername:
+            o.tls.server_name = optarg;
+            s.tls_option = true;
+            break;
+        case opt_chunking: c.chunking = true; break;
+        case opt_chunk_size:
+            c.chunk_size = static_cast<std::size_t>(cli::positive(optarg, "chunk size"));
+            c.chunking = true;
+            break;
+        case opt_binarymime: c.binarymime = c.chunking = true; break;
+        case opt_8bitmime: c.eightbitmime = true; break;
+        case opt_smtputf8: c.smtputf8 = true; break;
+        case opt_size: c.size = true; break;
+        case opt_auth_user:
+            c.auth_user = optarg;
+            auth_user = true;
+            break;
+        case opt_auth_password:
+            c.auth_password = optarg;
+            auth_password = true;
+            break;
+        case opt_auth_mech: {
+            const std::string_view m = optarg;
+            c.auth = m == "PLAIN" || m == "plain"   ? sansio::auth_mechanism::plain
+                     : m == "LOGIN" || m == "login" ? sansio::auth_mechanism::login
+                                                    : sansio::auth_mechanism::none;
+            if (c.auth == sansio::auth_mechanism::none) cli::fatal(std::string("bad AUTH mechanism: ") + optarg);
+            break;
+        }
         case cli::opt_help: help(); cli::exit(0);
         default:
             if (!cli::source_long_option(ch, optarg, o, s.cli)) usage();
         }
     }
     cli::finish_source_options(o, s.cli);
+    if (auth_user != auth_password) cli::fatal("--auth-user and --auth-password go together");
+    if (auth_user && c.auth == sansio::auth_mechanism::none) c.auth = sansio::auth_mechanism::any;
+    if (!auth_user && c.auth != sansio::auth_mechanism::none) cli::fatal("--auth-mech needs --auth-user");
+    if (c.starttls && c.tls_on_connect) cli::fatal("do not use --starttls and --tls-on-connect at the same time");
+    if (s.tls_option && !c.starttls && !c.tls_on_connect)
+        cli::fatal("--tls-verify, --tls-ca-file and --tls-servername need --starttls or --tls-on-connect");
+    if (!c.send_helo && c.esmtp()) cli::fatal("-o (no HELO) cannot be used with the ESMTP options");
     if (argc - optind != 1) usage();
     s.address = argv[optind];
     if (s.file) s.source.message.file_content = read_file(s.file);  // before the address, as Postfix
@@ -199,6 +274,12 @@ struct cli_observer {
             if (count) cli::count_up(counter);
             break;
         case sansio::client_event::accepted: break;
+        case sansio::client_event::not_announced:
+            cli::warning("server does not announce " + std::string(e.text) + ": going on without it");
+            break;
+        case sansio::client_event::secured:
+            if (verbose) cli::info("TLS connection established");
+            break;
         case sansio::client_event::rejected:
             cli::warning(std::string(sansio::rejection_name(e.stage, lmtp)) + ": " + std::to_string(e.code) + " " +
                          std::string(e.text));
@@ -219,6 +300,8 @@ struct cli_observer {
 
 }  // namespace
 
+// tests/fuzz/options_*.cpp take parse() alone (the dispatch below is most of the compile time).
+#ifndef MAILLOAD_OPTIONS_ONLY
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     cli::raise_open_files_limit();
@@ -251,10 +334,12 @@ int main(int argc, char** argv) {
     o.message.pid = static_cast<std::uint32_t>(::getpid());
 
     cli_observer observer{s.verbose, s.count, s.protocol == "lmtp", {}, o.timeout};
-    const auto report = cli::run_source(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.cli.how, o, s.address, observer);
+    const auto report =
+        cli::run_source<openssl_tls>(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.cli.how, o, s.address, observer);
     if (s.count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open
     if (!s.cli.report.empty())
         cli::print_source_report(s.cli.report, cli::source_report_json("smtp-source", report, s.cli, o));
     if (report.error) cli::fatal(report.what);
     return 0;
 }
+#endif

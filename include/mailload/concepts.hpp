@@ -157,4 +157,26 @@ concept pacing = std::copy_constructible<P> && requires(const P& p, std::mt19937
     { p.start_of(k) } -> std::convertible_to<std::chrono::steady_clock::duration>;
 };
 
+/// TLS policy: whether and how a source or sink secures its connections (STARTTLS, TLS on
+/// connect). Below, `Socket` is a socket type.
+///
+/// | expression          | type             | semantics                                          |
+/// |---------------------|------------------|----------------------------------------------------|
+/// | `T::name`           | string_view      | "none", "openssl"                                  |
+/// | `T::enabled`        | bool (constant)  | false: a dialog that asks for TLS fails at once    |
+/// | `T::stream<Socket>` | type             | a TLS layer over a `Socket&`, with Boost.Asio's    |
+/// |                     |                  | ssl::stream interface (async_handshake(), reads,   |
+/// |                     |                  | writes, native_handle())                           |
+/// | `T::client_context` | type             | a source run's TLS: verification, SNI, start()     |
+/// | `T::server_context` | type             | a sink's TLS: its certificate, get()               |
+/// | `T::resumption`     | type             | a source session's TLS session, to resume          |
+template <class T>
+concept tls_policy = requires {
+    { T::name } -> std::convertible_to<std::string_view>;
+    { T::enabled } -> std::convertible_to<bool>;
+    typename T::client_context;
+    typename T::server_context;
+    typename T::resumption;
+};
+
 }  // namespace mailload

@@ -34,7 +34,8 @@ struct dump_options {
  * (the template expanded, then 8 random hex digits; parent directories made as needed), the
  * envelope is written as it arrives, the content with CRs removed and dot-stuffing undone.
  * A complete message leaves its file (-d) or is appended to the shared file (-D, through an
- * unlinked temporary file); a transaction that ends otherwise leaves nothing behind.
+ * unlinked temporary file); a transaction that ends otherwise leaves nothing behind. A message
+ * sent in BDAT chunks is dumped as the same message sent with DATA would be.
  */
 class dump_writer {
 public:
@@ -72,9 +73,12 @@ public:
         if (buf_.size() >= (1 << 16)) drain(error);
     }
 
-    /// DATA was accepted: the Received: header.
-    void data() {
+    /// DATA, or the first BDAT of the transaction (`chunked`: the `data` event's cmd is bdat), was
+    /// accepted: the Received: header.
+    void data(bool chunked = false) {
         if (fd_ < 0) return;
+        chunked_ = chunked;
+        open_line_ = after_cr_ = false;
         buf_.append("Received: from ");
         if (helo_) buf_.append(*helo_);
         else buf_.append("[").append(client_).append("]");
@@ -84,16 +88,31 @@ public:
         buf_.append(sansio::mail_date(when_, opts_.zero_padded_day)).append("\n");
     }
 
-    /// Message data as received (end marker included).
+    /// Message data as received after DATA (end marker included).
     void content(std::string_view raw, std::string& error) {
         if (fd_ < 0) return;
         unstuffer_.feed(raw, buf_);
         if (buf_.size() >= (1 << 16)) drain(error);
     }
 
+    /// Message data of BDAT chunks as received (`content` events whose cmd is bdat): every CR
+    /// removed, as content() removes them, but nothing is dot-stuffed and no end marker comes.
+    void chunk(std::string_view raw, std::string& error) {
+        if (fd_ < 0 || raw.empty()) return;
+        open_line_ = raw.back() != '\n' || !(raw.size() > 1 ? raw[raw.size() - 2] == '\r' : after_cr_);
+        after_cr_ = raw.back() == '\r';
+        for (std::size_t cr; (cr = raw.find('\r')) != std::string_view::npos; raw.remove_prefix(cr + 1))
+            buf_.append(raw.substr(0, cr));
+        buf_.append(raw);
+        if (buf_.size() >= (1 << 16)) drain(error);
+    }
+
     /// The message is complete: keep it. False (and `error`) on a write or open failure.
     bool finish(std::string& error) {
         if (fd_ < 0) return true;
+        // what DATA's end marker leaves: the end of the last line if it lacks its CR LF (a DATA
+        // client adds one), then an empty line
+        if (chunked_) buf_.append(open_line_ ? "\n\n" : "\n");
         bool ok = drain(error);
         if (ok && opts_.shared) ok = append_to_shared(error);
         ::close(fd_);
@@ -211,6 +230,9 @@ private:
     sansio::client_proto proto_ = sansio::client_proto::smtp;
     std::time_t when_ = 0;
     int fd_ = -1;
+    bool chunked_ = false;    // the content comes in BDAT chunks
+    bool open_line_ = false;  // they do not end with CR LF (so far)
+    bool after_cr_ = false;   // their last byte is a CR
     sansio::dot_unstuffer unstuffer_;
 };
 

@@ -22,6 +22,7 @@ enum class error {
     bad_reply,         ///< a reply that cannot be parsed
     netstring_format,  ///< a netstring not of the form digits ':' bytes ','
     netstring_size,    ///< a netstring longer than its bound
+    not_announced,     ///< the server does not announce an ESMTP extension the client must use
 };
 
 }  // namespace mailload
@@ -47,6 +48,7 @@ public:
         case error::bad_reply: return "bad reply";
         case error::netstring_format: return "netstring format error";
         case error::netstring_size: return "netstring size exceeds limit";
+        case error::not_announced: return "extension not announced";
         }
         return "unknown mailload error";
     }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
-// mailload/mailload.hpp — umbrella header: everything a user needs
+// mailload/mailload.hpp — umbrella header: everything a user needs (TLS over OpenSSL: add
+// <mailload/tls/openssl.hpp>, which links OpenSSL)
 #pragma once
 
 #include <mailload/concepts.hpp>
@@ -22,7 +23,9 @@
 #include <mailload/protocol/smtp.hpp>
 #include <mailload/sansio/action.hpp>
 #include <mailload/sansio/address.hpp>
+#include <mailload/sansio/base64.hpp>
 #include <mailload/sansio/data_scanner.hpp>
+#include <mailload/sansio/ehlo.hpp>
 #include <mailload/sansio/hostname.hpp>
 #include <mailload/sansio/message_builder.hpp>
 #include <mailload/sansio/netstring.hpp>
@@ -32,6 +35,7 @@
 #include <mailload/sansio/smtp_server.hpp>
 #include <mailload/sink.hpp>
 #include <mailload/source.hpp>
+#include <mailload/tls/no_tls.hpp>
 #include <mailload/transport/inet.hpp>
 #include <mailload/transport/unix_domain.hpp>
 #include <mailload/version.hpp>

@@ -10,6 +10,7 @@
 #include <mailload/io/run.hpp>
 #include <mailload/sansio/address.hpp>
 #include <mailload/sansio/smtp_server.hpp>
+#include <mailload/tls/no_tls.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -17,6 +18,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
@@ -50,6 +52,7 @@ struct sink_options {
     std::uint64_t seed = 0;                  ///< for -W odds and dump names (0: from the clock)
     std::vector<int> stop_signals;           ///< signals that stop the sink (e.g. SIGTERM, SIGINT)
     sansio::server_config server;            ///< the protocol behaviour (the protocol policy sets `lmtp`)
+    tls_server_options tls;                  ///< when the server offers TLS (and the Tls policy has it)
 };
 
 /// Running totals (what smtp-sink's -c shows, and more).
@@ -58,8 +61,12 @@ struct sink_counters {
     std::uint64_t quits = 0;       ///< QUIT commands
     std::uint64_t messages = 0;    ///< complete messages
     std::uint64_t recipients = 0;  ///< recipients of complete messages
-    std::uint64_t data_bytes = 0;  ///< message data bytes of ended sessions
+    std::uint64_t data_bytes = 0;  ///< data bytes of the complete messages of ended sessions
     std::uint64_t accepted = 0;    ///< connections accepted
+    std::uint64_t tls = 0;          ///< TLS handshakes that succeeded
+    std::uint64_t tls_failed = 0;   ///< TLS handshakes that failed
+    std::uint64_t auth = 0;         ///< AUTH exchanges that authenticated (server_config::users)
+    std::uint64_t auth_failed = 0;  ///< AUTH exchanges that did not
     sansio::reply_tally replies;   ///< replies of ended sessions, by code
 };
 
@@ -88,56 +95,36 @@ struct session_info {
 /// protocol algorithm, for its stats() and how it ended: failed_while_writing(), ...).
 struct null_sink_observer {};
 
+namespace detail {
+
 /**
- * An SMTP/LMTP sink with its policies fixed at compile time. listen() binds; run() serves until
- * stop() (from any thread), -M, -n, or a fatal dump error; afterwards no session is left and no
- * unfinished dump remains.
- *
- * @par Example
- * @code
- * mailload::sink<mailload::smtp, mailload::unix_domain> sink{options};
- * if (auto err = sink.listen("unix:/tmp/sink.sock"); !err.empty()) return fail(err);
- * std::thread t([&] { report = sink.run(); });
- * ... run a client ...
- * sink.stop();
- * t.join();
- * @endcode
+ * What a sink does once it listens. It depends on the policies only through what changes the
+ * code (the server algorithm, shared by smtp and lmtp; the socket protocol, shared by the inet
+ * transports; the concurrency and the TLS policy), so that one engine serves every sink<...>
+ * that differs only in the others.
  */
-template <protocol Protocol, transport Transport, concurrency Concurrency = single_thread>
-class sink {
+template <class Algorithm, class SocketProtocol, concurrency Concurrency, class Tls>
+class sink_engine {
 public:
-    using endpoint_type = typename Transport::protocol_type::endpoint;
-    using socket_type = typename Transport::protocol_type::socket;
-    using acceptor_type = typename Transport::protocol_type::acceptor;
+    using endpoint_type = typename SocketProtocol::endpoint;
+    using socket_type = typename SocketProtocol::socket;
+    using acceptor_type = typename SocketProtocol::acceptor;
+    /// How a peer is named in dumps and logs (the transport's peer_name()).
+    using peer_name_fn = std::string (*)(const endpoint_type&);
 
-    explicit sink(sink_options options) : opts_(std::move(options)), acceptor_(loops_.executor_for(0)) {
-        opts_.server.lmtp = Protocol::is_lmtp;
+    sink_engine(sink_options options, peer_name_fn peer_name)
+        : opts_(std::move(options)), acceptor_(loops_.executor_for(0)), peer_name_(peer_name) {
         if (opts_.dump) opts_.server.content = true;
+        if (opts_.server.starttls || opts_.server.tls_on_connect) {
+            if constexpr (Tls::enabled) tls_.emplace(opts_.tls, opts_.server.hostname, tls_error_);
+            else tls_error_ = "TLS is not available: this sink's TLS policy is no_tls";
+        }
     }
 
-    /// Binds and listens on `address` (`[inet:][host]:port` or `unix:pathname`); returns an
-    /// empty string, or the diagnostic in Postfix's words.
-    std::string listen(std::string_view address) {
-        const auto parsed = sansio::parse_server_endpoint(address);
-        if (!parsed) return parsed.error;
-        if (!Transport::accepts(parsed.spec))
-            return std::string(address) + ": not an address of transport " + std::string(Transport::name);
-        auto resolved = Transport::resolve_listen(parsed.spec);
-        if (!resolved) {
-            if (parsed.spec.local) return resolved.error;
-            return std::string(address.starts_with("inet:") ? address.substr(5) : address) + ": " + resolved.error;
-        }
-        boost::system::error_code ec;
-        std::string what;
-        Transport::bind(acceptor_, resolved.endpoint, opts_.window_size, ec, what);
-        if (!ec) acceptor_.listen(opts_.backlog, ec);
-        if (ec) {
-            boost::system::error_code ignored;
-            acceptor_.close(ignored);
-            return what.empty() ? "listen: " + ec.message() : what;
-        }
-        return {};
-    }
+    /// Why the sink cannot serve, before it listens (a TLS certificate it cannot load); empty: none.
+    const std::string& setup_error() const noexcept { return tls_error_; }
+    acceptor_type& acceptor() noexcept { return acceptor_; }
+    const sink_options& options() const noexcept { return opts_; }
 
     /// The address listen() bound (an ephemeral port shows here).
     endpoint_type local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -146,8 +133,8 @@ public:
     const sink_counters& counters() const noexcept { return counters_; }
 
     /// Serves until stopped.
-    template <class Observer = null_sink_observer>
-    sink_report run(Observer&& observer = {}) {
+    template <class Observer>
+    sink_report run(Observer& observer) {
         const auto started = std::chrono::steady_clock::now();
         rng_.seed(opts_.seed ? opts_.seed : static_cast<std::uint64_t>(started.time_since_epoch().count()));
         boost::asio::co_spawn(acceptor_.get_executor(), accept_loop(observer), boost::asio::detached);
@@ -184,7 +171,8 @@ private:
         }
         socket_type socket;
         io::deadline deadline;
-        typename Protocol::server_algorithm algo;
+        Algorithm algo;
+        std::optional<typename Tls::template stream<socket_type>> tls;  // once secured
         std::optional<dump_writer> dump;
         session_info info;
         std::uint64_t recipients_counted = 0;
@@ -224,7 +212,7 @@ private:
                 co_await slot_.async_wait(as_tuple(use_awaitable));
                 continue;
             }
-            typename Transport::protocol_type::endpoint peer;  // from accept() itself: no getpeername()
+            endpoint_type peer;  // from accept() itself: no getpeername()
             auto [ec, sock] =
                 co_await acceptor_.async_accept(loops_.executor_for(next_id), peer, as_tuple(use_awaitable));
             if (stopping_) break;
@@ -236,7 +224,7 @@ private:
             if (++counters_.accepted == 1) first_accept_ = std::chrono::steady_clock::now();
             auto s = std::make_shared<session>(std::move(sock), opts_, rng_);
             s->info.id = ++next_id;
-            s->info.peer = Transport::peer_name(peer);
+            s->info.peer = peer_name_(peer);
             const auto ex = s->socket.get_executor();
             boost::asio::co_spawn(ex, serve(std::move(s), obs), boost::asio::detached);
         }
@@ -244,14 +232,41 @@ private:
 
     template <class Observer>
     struct handler {
-        sink& k;
+        sink_engine& k;
         session& s;
         Observer& obs;
-        void on_event(const typename Protocol::server_algorithm& algo) { k.on_event(s, algo, obs); }
+        void on_event(const Algorithm& algo) { k.on_event(s, algo, obs); }
         void on_written() {
             if (s.stop_once_answered && s.algo.stats().answered >= s.stop_once_answered) k.shutdown();
         }
+
+        /// The algorithm asks for TLS (STARTTLS, or TLS on connect): a server handshake on a new
+        /// TLS layer over the socket, under the time limit; counted.
+        boost::asio::awaitable<boost::system::error_code> handshake()
+            requires Tls::enabled
+        {
+            auto& tls = s.tls.emplace(s.socket, k.tls_->get());
+            s.deadline.begin();
+            auto [e] = co_await tls.async_handshake(boost::asio::ssl::stream_base::server,
+                                                    boost::asio::as_tuple(boost::asio::use_awaitable));
+            const boost::system::error_code ec = s.deadline.end(e);
+            ++(ec ? k.counters_.tls_failed : k.counters_.tls);
+            co_return ec;
+        }
+        auto& secure_stream()
+            requires Tls::enabled
+        {
+            return *s.tls;
+        }
     };
+
+    // A session that ended well (after QUIT's reply, or -q/-Q/-A) ends its TLS with a close_notify
+    // (RFC 8446 6.1), and waits for the client's, or its close, within the time limit.
+    static boost::asio::awaitable<void> close_tls(session& s) {
+        s.deadline.begin();
+        auto [e] = co_await s.tls->async_shutdown(boost::asio::as_tuple(boost::asio::use_awaitable));
+        s.deadline.end(e);
+    }
 
     // The watchdog shares the session, which lives until both it and serve() are done.
     static boost::asio::awaitable<void> watchdog(std::shared_ptr<session> s) {
@@ -276,7 +291,10 @@ private:
         handler<Observer> h{*this, s, obs};
         s.algo.start();
         ec = co_await io::run(s.socket, s.algo, s.deadline, h);
+        if constexpr (Tls::enabled)
+            if (s.tls && !ec) co_await close_tls(s);
         s.deadline.stop();
+        s.tls.reset();
         boost::system::error_code ignored;
         s.socket.close(ignored);
         ++counters_.sessions;
@@ -292,7 +310,7 @@ private:
     }
 
     template <class Observer>
-    void on_event(session& s, const typename Protocol::server_algorithm& algo, Observer& obs) {
+    void on_event(session& s, const Algorithm& algo, Observer& obs) {
         const sansio::server_event& ev = algo.event();
         std::string err;
         switch (ev.kind) {
@@ -307,10 +325,11 @@ private:
             if (!err.empty()) fatal(err);
             break;
         case sansio::server_event::data:
-            if (s.dump) s.dump->data();
+            if (s.dump) s.dump->data(ev.cmd == sansio::smtp_command::bdat);
             break;
         case sansio::server_event::content:
-            if (s.dump) s.dump->content(ev.text, err);
+            if (s.dump && ev.cmd == sansio::smtp_command::bdat) s.dump->chunk(ev.text, err);
+            else if (s.dump) s.dump->content(ev.text, err);
             if (!err.empty()) fatal(err);
             break;
         case sansio::server_event::message:
@@ -325,6 +344,7 @@ private:
             if (s.dump) s.dump->abandon();
             break;
         case sansio::server_event::quit: ++counters_.quits; break;
+        case sansio::server_event::auth: ++(ev.size == 235 ? counters_.auth : counters_.auth_failed); break;
         default: break;
         }
         if constexpr (requires { obs.on_event(s.info, ev); }) obs.on_event(s.info, ev);
@@ -346,6 +366,94 @@ private:
     std::chrono::steady_clock::time_point first_accept_, last_end_;
     sink_report report_;
     bool stopping_ = false;
+    peer_name_fn peer_name_;
+    std::optional<typename Tls::server_context> tls_;  // when the server offers TLS
+    std::string tls_error_;
+};
+
+}  // namespace detail
+
+/**
+ * An SMTP/LMTP (or QMQP) sink with its policies fixed at compile time. listen() binds; run()
+ * serves until stop() (from any thread), -M, -n, or a fatal dump error; afterwards no session is
+ * left and no unfinished dump remains.
+ *
+ * @tparam Protocol    smtp, lmtp or qmqp
+ * @tparam Transport   inet<any>, inet<v4>, inet<v6> or unix_domain
+ * @tparam Concurrency single_thread
+ * @tparam Tls         no_tls, or openssl_tls (<mailload/tls/openssl.hpp>) for STARTTLS and TLS on
+ *                     connect (server_config::starttls, tls_on_connect)
+ *
+ * @par Example
+ * @code
+ * mailload::sink<mailload::smtp, mailload::unix_domain> sink{options};
+ * if (auto err = sink.listen("unix:/tmp/sink.sock"); !err.empty()) return fail(err);
+ * std::thread t([&] { report = sink.run(); });
+ * ... run a client ...
+ * sink.stop();
+ * t.join();
+ * @endcode
+ */
+template <protocol Protocol, transport Transport, concurrency Concurrency = single_thread, tls_policy Tls = no_tls>
+class sink {
+    using engine_type = detail::sink_engine<typename Protocol::server_algorithm, typename Transport::protocol_type,
+                                            Concurrency, Tls>;
+
+public:
+    using endpoint_type = typename engine_type::endpoint_type;
+    using socket_type = typename engine_type::socket_type;
+    using acceptor_type = typename engine_type::acceptor_type;
+
+    explicit sink(sink_options options) : engine_(with_protocol(std::move(options)), &Transport::peer_name) {}
+
+    /// Binds and listens on `address` (`[inet:][host]:port` or `unix:pathname`); returns an
+    /// empty string, or the diagnostic in Postfix's words (or why TLS cannot be offered).
+    std::string listen(std::string_view address) {
+        if (!engine_.setup_error().empty()) return engine_.setup_error();
+        const auto parsed = sansio::parse_server_endpoint(address);
+        if (!parsed) return parsed.error;
+        if (!Transport::accepts(parsed.spec))
+            return std::string(address) + ": not an address of transport " + std::string(Transport::name);
+        auto resolved = Transport::resolve_listen(parsed.spec);
+        if (!resolved) {
+            if (parsed.spec.local) return resolved.error;
+            return std::string(address.starts_with("inet:") ? address.substr(5) : address) + ": " + resolved.error;
+        }
+        acceptor_type& acceptor = engine_.acceptor();
+        boost::system::error_code ec;
+        std::string what;
+        Transport::bind(acceptor, resolved.endpoint, engine_.options().window_size, ec, what);
+        if (!ec) acceptor.listen(engine_.options().backlog, ec);
+        if (ec) {
+            boost::system::error_code ignored;
+            acceptor.close(ignored);
+            return what.empty() ? "listen: " + ec.message() : what;
+        }
+        return {};
+    }
+
+    /// The address listen() bound (an ephemeral port shows here).
+    endpoint_type local_endpoint() const { return engine_.local_endpoint(); }
+
+    /// Live totals, for observers (read them from the sink's own thread).
+    const sink_counters& counters() const noexcept { return engine_.counters(); }
+
+    /// Serves until stopped.
+    template <class Observer = null_sink_observer>
+    sink_report run(Observer&& observer = {}) {
+        return engine_.run(observer);
+    }
+
+    /// Stops serving: closes the listener and every session (safe from any thread).
+    void stop() { engine_.stop(); }
+
+private:
+    static sink_options with_protocol(sink_options o) {
+        o.server.lmtp = Protocol::is_lmtp;
+        return o;
+    }
+
+    engine_type engine_;
 };
 
 }  // namespace mailload

@@ -14,12 +14,14 @@
 #include <mailload/sansio/address.hpp>
 #include <mailload/sansio/message_builder.hpp>
 #include <mailload/sansio/smtp_client.hpp>
+#include <mailload/tls/no_tls.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
@@ -57,6 +59,7 @@ struct source_options {
     std::uint64_t seed = 0;              ///< random pacing seed (0: from the clock)
     sansio::client_config client;        ///< the dialog (the protocol policy sets `lmtp`)
     sansio::message_options message;     ///< the content
+    tls_client_options tls;              ///< when the dialog asks for TLS (and the Tls policy has it)
 };
 
 /// Replies counted by the stage of the dialog they answered and their code (000-999; QMQP's
@@ -93,9 +96,12 @@ struct source_report {
     std::uint64_t connections = 0;       ///< connections established
     std::uint64_t connect_failures = 0;  ///< failed connect() attempts, retried or not
     std::uint64_t late_starts = 0;       ///< open loop: messages that started over 1 ms after they were due
+    std::uint64_t tls_handshakes = 0;    ///< TLS handshakes that succeeded
+    std::uint64_t tls_resumed = 0;       ///< of which resumed an earlier TLS session
     /// ns from each message's start (its claim; open loop: when it was due) to its acceptance
     report::histogram latency;
     report::histogram connect_latency;  ///< ns of each successful connect
+    report::histogram tls_latency;      ///< ns of each successful TLS handshake
     /// ns from the write of each command to its reply, by stage (greeting: from the connect)
     std::array<report::histogram, sansio::client_stage_count> reply_latency;
     reply_counts replies;
@@ -116,8 +122,11 @@ struct source_report {
         connections += o.connections;
         connect_failures += o.connect_failures;
         late_starts += o.late_starts;
+        tls_handshakes += o.tls_handshakes;
+        tls_resumed += o.tls_resumed;
         latency.merge(o.latency);
         connect_latency.merge(o.connect_latency);
+        tls_latency.merge(o.tls_latency);
         for (std::size_t i = 0; i < reply_latency.size(); ++i) reply_latency[i].merge(o.reply_latency[i]);
         replies.merge(o.replies);
         for (const auto& [e, n] : o.io_errors)
@@ -132,54 +141,57 @@ struct source_report {
 /// (thread_pool, thread_per_session) they are called from each.
 struct null_observer {};
 
-/**
- * A load generator with every choice fixed at compile time.
- *
- * @tparam Protocol    smtp, lmtp or qmqp
- * @tparam Transport   inet<any>, inet<v4>, inet<v6> or unix_domain
- * @tparam Concurrency single_thread, thread_pool or thread_per_session
- * @tparam Pacing      no_pacing, fixed_interval, random_interval or constant_rate
- *
- * @par Example
- * @code
- * mailload::source<mailload::smtp, mailload::inet_any> load{options};
- * auto report = load.run("127.0.0.1:2525");
- * @endcode
- */
-template <protocol Protocol, transport Transport, concurrency Concurrency = single_thread, pacing Pacing = no_pacing>
-class source {
-public:
-    using endpoint_type = typename Transport::protocol_type::endpoint;
-    using socket_type = typename Transport::protocol_type::socket;
-    using clock = std::chrono::steady_clock;
+namespace detail {
 
-    explicit source(source_options options, Pacing pacing = {}) : opts_(std::move(options)), pacing_(pacing) {
-        opts_.client.lmtp = Protocol::is_lmtp;
+/**
+ * What a source does once its address is resolved. It depends on the policies only through what
+ * changes the code: the protocol's algorithm and content types (smtp and lmtp share them: LMTP is
+ * client_config::lmtp), the socket protocol (inet<any>, inet<v4> and inet<v6> share TCP's), the
+ * concurrency, the pacing and the TLS policy. So source<smtp, inet4, ...> and
+ * source<lmtp, inet6, ...> run one engine, compiled once: a tool that dispatches over every
+ * policy compiles a quarter of the code it would otherwise.
+ */
+template <class Algorithm, class Content, class SocketProtocol, concurrency Concurrency, pacing Pacing, class Tls>
+class source_engine {
+public:
+    using endpoint_type = typename SocketProtocol::endpoint;
+    using socket_type = typename SocketProtocol::socket;
+    using clock = std::chrono::steady_clock;
+    /// Sets a client socket's options before connect (the transport's prepare()).
+    using prepare_fn = void (*)(socket_type&, const client_socket_options&);
+
+    source_engine(source_options options, Pacing pacing, prepare_fn prepare)
+        : opts_(std::move(options)), pacing_(pacing), prepare_(prepare) {
         opts_.client.replies = true;                  // each reply is timed and counted
         opts_.client.pipeline_next = !Pacing::paced;  // claiming early would skip the wait
         const std::size_t content = opts_.message.file_content ? opts_.message.file_content->size() : opts_.message.length;
         socket_options_ = {opts_.window_size, content > large_message};
     }
 
-    /// Parses and resolves `address` (`[inet:]host[:port]` or `unix:pathname`) and runs.
-    template <class Observer = null_observer>
-    source_report run(std::string_view address, Observer&& observer = {}) {
-        auto parsed = sansio::parse_client_endpoint(address, Protocol::default_port);
-        if (!parsed) return failed(std::move(parsed.error));
-        if (!Transport::accepts(parsed.spec))
-            return failed(std::string(address) + ": not an address of transport " + std::string(Transport::name));
-        auto resolved = Transport::resolve(parsed.spec);
-        if (!resolved) {
-            if (parsed.spec.local) return failed(std::move(resolved.error));
-            const std::string_view shown = address.starts_with("inet:") ? address.substr(5) : address;
-            return failed(std::string(shown) + ": " + resolved.error);
-        }
-        return run_endpoint(resolved.endpoint, observer);
+    /// A run that failed before it began, with `what` to say why.
+    static source_report failed(std::string what) {
+        source_report r;
+        r.error = boost::asio::error::invalid_argument;
+        r.what = std::move(what);
+        return r;
     }
 
-    /// Runs to completion (or to the first fatal error) against `endpoint`.
-    template <class Observer = null_observer>
-    source_report run_endpoint(const endpoint_type& endpoint, Observer&& observer = {}) {
+    /// Runs to completion (or to the first fatal error) against `endpoint`, sending `content`;
+    /// `server_name` is the name TLS checks (the address's host).
+    template <class Observer>
+    source_report run(const endpoint_type& endpoint, const Content& content, std::string_view server_name,
+                      Observer& observer) {
+        if (opts_.client.starttls || opts_.client.tls_on_connect) {
+            if constexpr (!Tls::enabled) {
+                return failed("TLS is not available: this source's TLS policy is no_tls");
+            } else if constexpr (Concurrency::blocking) {
+                return failed("TLS is not available with blocking sessions (thread_per_session)");
+            } else {
+                std::string error;
+                tls_.emplace(opts_.tls, server_name, error);
+                if (!error.empty()) return failed(std::move(error));
+            }
+        }
         claimed_ = 0;
         rcpt_sequence_ = 0;
         stopping_ = false;
@@ -189,7 +201,6 @@ public:
         what_.clear();
         started_ = clock::now();
         ends_ = opts_.duration.count() > 0 ? started_ + opts_.duration : clock::time_point::max();
-        const typename Protocol::client_content content = Protocol::make_content(opts_.client, opts_.message);
         source_report report;
         {
             Concurrency loops(opts_.threads);
@@ -232,13 +243,14 @@ public:
 
 private:
     struct session {
-        session(const boost::asio::any_io_executor& ex, const source_options& o,
-                const typename Protocol::client_content& b, std::atomic<std::uint64_t>& seq, std::uint64_t seed,
-                source_report& part)
+        session(const boost::asio::any_io_executor& ex, const source_options& o, const Content& b,
+                std::atomic<std::uint64_t>& seq, std::uint64_t seed, source_report& part)
             : socket(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed), shard(part) {}
         socket_type socket;
         io::deadline deadline;
-        typename Protocol::client_algorithm algo;
+        Algorithm algo;
+        std::optional<typename Tls::template stream<socket_type>> tls;  // the connection's, once secured
+        typename Tls::resumption resume;  // the TLS session the next connection resumes
         std::mt19937_64 rng;
         source_report& shard;         // this session's thread's counters
         clock::time_point started_at;  // the message in progress: claimed (open loop: due)
@@ -263,13 +275,6 @@ private:
         std::uint32_t left;
         clock::time_point due;
     };
-
-    static source_report failed(std::string what) {
-        source_report r;
-        r.error = boost::asio::error::invalid_argument;
-        r.what = std::move(what);
-        return r;
-    }
 
     bool messages_left() const noexcept {
         return claimed_.load(std::memory_order_relaxed) < opts_.messages && !stopping_ &&
@@ -388,13 +393,13 @@ private:
     // What a session's protocol events and writes mean to the report: latencies and counts.
     template <class Observer>
     struct recorder {
-        source& src;
+        source_engine& src;
         session& s;
         Observer& obs;
 
         void on_writing() { s.sent_at = clock::now(); }
 
-        void on_event(const typename Protocol::client_algorithm& algo) {
+        void on_event(const Algorithm& algo) {
             const sansio::client_event& e = algo.event();
             if (e.kind == sansio::client_event::reply) {
                 s.shard.reply_latency[static_cast<std::size_t>(e.stage)].record(elapsed_ns(s.sent_at));
@@ -422,7 +427,43 @@ private:
             }
             co_return boost::system::error_code(error::no_more_messages);
         }
+
+        /// The algorithm asks for TLS: a client handshake on a new TLS layer over the socket,
+        /// resuming the session's last TLS session, under the time limit; timed and counted.
+        boost::asio::awaitable<boost::system::error_code> handshake()
+            requires Tls::enabled
+        {
+            session& s = this->s;
+            auto& tls = this->src.tls_->start(s.tls, s.socket, s.resume);
+            const auto began = clock::now();
+            s.deadline.begin();
+            auto [e] = co_await tls.async_handshake(boost::asio::ssl::stream_base::client,
+                                                    boost::asio::as_tuple(boost::asio::use_awaitable));
+            const boost::system::error_code ec = s.deadline.end(e);
+            if (!ec) {
+                ++s.shard.tls_handshakes;
+                if (Tls::resumption::resumed(tls.native_handle())) ++s.shard.tls_resumed;
+                s.shard.tls_latency.record(recorder<Observer>::elapsed_ns(began));
+            }
+            co_return ec;
+        }
+        auto& secure_stream()
+            requires Tls::enabled
+        {
+            return *this->s.tls;
+        }
     };
+
+    /// A connection ends: after a dialog that ended well (`ec`), its TLS session is kept for the
+    /// next one to resume.
+    static void end_tls(session& s, boost::system::error_code ec) {
+        if constexpr (Tls::enabled) {
+            if (s.tls) {
+                if (!ec) s.resume.keep(s.tls->native_handle());
+                s.tls.reset();
+            }
+        }
+    }
 
     template <class Observer>
     struct blocking_handler : recorder<Observer> {
@@ -473,7 +514,7 @@ private:
             const auto began = clock::now();
             auto ec = co_await io::connect(
                 s.socket, endpoint, opts_.connect_attempts, s.deadline,
-                [this](socket_type& sock) { Transport::prepare(sock, socket_options_); },
+                [this](socket_type& sock) { prepare_(sock, socket_options_); },
                 [this, &s, &obs](boost::system::error_code e) {
                     on_connect_failure(s, e);
                     (void)obs;  // used only by observers that take on_connect_retry()
@@ -487,6 +528,7 @@ private:
             }
             connected(s, *c, began, obs);
             ec = co_await io::run(s.socket, s.algo, s.deadline, h);
+            end_tls(s, ec);
             boost::system::error_code ignored;
             s.socket.close(ignored);  // SO_LINGER 0: an abortive close, as Postfix's
             if (!dialog_ended(s, ec)) break;
@@ -504,7 +546,7 @@ private:
             const auto began = clock::now();
             auto ec = io::connect_blocking(  // a connect in progress is bounded by its time limit
                 s.socket, endpoint, opts_.connect_attempts, opts_.timeout,
-                [this](socket_type& sock) { Transport::prepare(sock, socket_options_); },
+                [this](socket_type& sock) { prepare_(sock, socket_options_); },
                 [this, &s, &obs](boost::system::error_code e) {
                     on_connect_failure(s, e);
                     (void)obs;
@@ -537,6 +579,8 @@ private:
 
     source_options opts_;
     Pacing pacing_;
+    prepare_fn prepare_;
+    std::optional<typename Tls::client_context> tls_;  // a run's TLS, when its dialog asks for TLS
     Concurrency* loops_ = nullptr;
     std::vector<std::unique_ptr<session>>* sessions_ = nullptr;
     clock::time_point started_, ends_;
@@ -553,6 +597,78 @@ private:
     std::condition_variable gate_cv_;
     std::uint32_t connecting_ = 0;
     std::deque<boost::asio::steady_timer*> connect_waiters_;
+};
+
+}  // namespace detail
+
+/**
+ * A load generator with every choice fixed at compile time.
+ *
+ * @tparam Protocol    smtp, lmtp or qmqp
+ * @tparam Transport   inet<any>, inet<v4>, inet<v6> or unix_domain
+ * @tparam Concurrency single_thread, thread_pool or thread_per_session
+ * @tparam Pacing      no_pacing, fixed_interval, random_interval or constant_rate
+ * @tparam Tls         no_tls, or openssl_tls (<mailload/tls/openssl.hpp>) for STARTTLS and TLS on
+ *                     connect (client_config::starttls, tls_on_connect)
+ *
+ * @par Example
+ * @code
+ * mailload::source<mailload::smtp, mailload::inet_any> load{options};
+ * auto report = load.run("127.0.0.1:2525");
+ * @endcode
+ */
+template <protocol Protocol, transport Transport, concurrency Concurrency = single_thread, pacing Pacing = no_pacing,
+          tls_policy Tls = no_tls>
+class source {
+    using engine_type = detail::source_engine<typename Protocol::client_algorithm, typename Protocol::client_content,
+                                              typename Transport::protocol_type, Concurrency, Pacing, Tls>;
+
+public:
+    using endpoint_type = typename engine_type::endpoint_type;
+    using socket_type = typename engine_type::socket_type;
+    using clock = std::chrono::steady_clock;
+
+    explicit source(source_options options, Pacing pacing = {})
+        : engine_(with_protocol(std::move(options)), pacing, &Transport::prepare) {}
+
+    /// Parses and resolves `address` (`[inet:]host[:port]` or `unix:pathname`) and runs.
+    template <class Observer = null_observer>
+    source_report run(std::string_view address, Observer&& observer = {}) {
+        auto parsed = sansio::parse_client_endpoint(address, Protocol::default_port);
+        if (!parsed) return engine_type::failed(std::move(parsed.error));
+        if (!Transport::accepts(parsed.spec))
+            return engine_type::failed(std::string(address) + ": not an address of transport " +
+                                       std::string(Transport::name));
+        auto resolved = Transport::resolve(parsed.spec);
+        if (!resolved) {
+            if (parsed.spec.local) return engine_type::failed(std::move(resolved.error));
+            const std::string_view shown = address.starts_with("inet:") ? address.substr(5) : address;
+            return engine_type::failed(std::string(shown) + ": " + resolved.error);
+        }
+        return run_with(resolved.endpoint, parsed.spec.local ? "localhost" : parsed.spec.host, observer);
+    }
+
+    /// Runs to completion (or to the first fatal error) against `endpoint`.
+    template <class Observer = null_observer>
+    source_report run_endpoint(const endpoint_type& endpoint, Observer&& observer = {}) {
+        return run_with(endpoint, "localhost", observer);
+    }
+
+    const source_options& options() const noexcept { return engine_.options(); }
+
+private:
+    static source_options with_protocol(source_options o) {
+        o.client.lmtp = Protocol::is_lmtp;
+        return o;
+    }
+
+    template <class Observer>
+    source_report run_with(const endpoint_type& endpoint, std::string_view server_name, Observer& observer) {
+        const typename Protocol::client_content content = Protocol::make_content(options().client, options().message);
+        return engine_.run(endpoint, content, server_name, observer);
+    }
+
+    engine_type engine_;
 };
 
 }  // namespace mailload

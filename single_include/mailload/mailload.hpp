@@ -3,7 +3,8 @@
 #pragma once
 // ---- begin mailload/mailload.hpp ----
 // SPDX-License-Identifier: BSL-1.0
-// mailload/mailload.hpp — umbrella header: everything a user needs
+// mailload/mailload.hpp — umbrella header: everything a user needs (TLS over OpenSSL: add
+// <mailload/tls/openssl.hpp>, which links OpenSSL)
 
 // ---- begin mailload/concepts.hpp ----
 // SPDX-License-Identifier: BSL-1.0
@@ -35,6 +36,8 @@ enum class action_type : std::uint8_t {
     wait,          ///< do nothing for `duration()` (no reading either), then resume
     close,         ///< close the connection now; the algorithm is finished
     done,          ///< finished; error() says how
+    handshake,     ///< secure the connection: a TLS handshake in the algorithm's role (client or
+                   ///< server), then resume with its result; later reads and writes go through TLS
 };
 
 /// One request from a protocol core. Buffers point into memory the core owns (or that outlives
@@ -62,6 +65,7 @@ public:
         return a;
     }
     static next_action close() noexcept { return next_action{action_type::close}; }
+    static next_action handshake() noexcept { return next_action{action_type::handshake}; }
     static next_action done(boost::system::error_code ec = {}) noexcept {
         next_action a{action_type::done};
         a.ec_ = ec;
@@ -81,7 +85,8 @@ public:
         return a.in_.size() == b.in_.size() && a.wait_ == b.wait_;
     }
     friend std::ostream& operator<<(std::ostream& os, const next_action& a) {
-        static constexpr const char* names[] = {"write", "read", "next_message", "event", "wait", "close", "done"};
+        static constexpr const char* names[] = {"write", "read", "next_message", "event", "wait", "close", "done",
+                                                "handshake"};
         os << names[static_cast<int>(a.type_)];
         for (auto p : a.out()) os << " \"" << p << '"';
         if (a.type_ == action_type::read) os << " (" << a.in_.size() << " bytes)";
@@ -419,13 +424,17 @@ struct message_options {
 /**
  * Builds message content once per run. The body, with its end-of-data line, is one shared
  * buffer; only the headers vary per message (To:, Message-Id), and they are formatted into a
- * caller-owned string whose capacity is reused, so sending a message allocates nothing.
+ * caller-owned string whose capacity is reused, so sending a message allocates nothing. The
+ * content as BDAT sends it (no dot-stuffing, no end-of-data line) is the body's start, or for
+ * a -F file with lines that start with '.', a buffer of its own.
  */
 class message_builder {
 public:
     explicit message_builder(const message_options& o) : headers_(o.headers) {
-        if (o.file_content && !o.file_content->empty()) body_ = dot_stuff_lines(*o.file_content);
-        else if (o.length > 0) body_ = payload(o.length);
+        if (o.file_content && !o.file_content->empty()) {
+            body_ = dot_stuff_lines(*o.file_content);
+            if (std::string raw = crlf_lines(*o.file_content); raw.size() != body_.size()) raw_ = std::move(raw) + "\r\n";
+        } else if (o.length > 0) body_ = payload(o.length);
         else body_ = "La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.";
         body_ += "\r\n.\r\n";
         from_ = "From: <" + o.sender + ">\r\nTo: <";
@@ -442,6 +451,12 @@ public:
 
     /// The message after its headers, ending with the end-of-data line ".\r\n".
     std::string_view body() const noexcept { return body_; }
+
+    /// The message after its headers as BDAT sends it: body() without dot-stuffing and without
+    /// the end-of-data line (ending with CRLF).
+    std::string_view content() const noexcept {
+        return raw_.empty() ? std::string_view(body_).substr(0, body_.size() - 3) : std::string_view(raw_);
+    }
 
     /// Writes this message's headers into `out` (cleared first): To: shows `to`; the
     /// Message-Id is `<pid.fd.left@myhostname>`, each field as at least four hex digits.
@@ -471,13 +486,17 @@ public:
     /// -F content: each LF-terminated line (the last may lack its LF) gets a '.' in front when
     /// it starts with one, and CRLF instead of its LF; CRs already in the file are kept. When
     /// sent, one more CRLF follows, so the message ends with an empty line (as Postfix's does).
-    static std::string dot_stuff_lines(std::string_view content) {
+    static std::string dot_stuff_lines(std::string_view content) { return crlf_lines(content, true); }
+
+    /// -F content as BDAT sends it: each LF-terminated line (the last may lack its LF) with CRLF
+    /// instead of its LF (with `stuff`, and a '.' in front when it starts with one).
+    static std::string crlf_lines(std::string_view content, bool stuff = false) {
         std::string out;
         out.reserve(content.size() + content.size() / 32 + 8);
         while (!content.empty()) {
             const auto lf = content.find('\n');
             const std::string_view line = content.substr(0, lf);
-            if (line.starts_with('.')) out += '.';
+            if (stuff && line.starts_with('.')) out += '.';
             out += line;
             out += "\r\n";
             content.remove_prefix(lf == std::string_view::npos ? content.size() : lf + 1);
@@ -494,6 +513,7 @@ private:
     }
 
     std::string body_;
+    std::string raw_;  // content() when it is not body()'s start
     std::string from_, date_, tail_;
     bool headers_;
 };
@@ -528,6 +548,7 @@ enum class error {
     bad_reply,         ///< a reply that cannot be parsed
     netstring_format,  ///< a netstring not of the form digits ':' bytes ','
     netstring_size,    ///< a netstring longer than its bound
+    not_announced,     ///< the server does not announce an ESMTP extension the client must use
 };
 
 }  // namespace mailload
@@ -553,6 +574,7 @@ public:
         case error::bad_reply: return "bad reply";
         case error::netstring_format: return "netstring format error";
         case error::netstring_size: return "netstring size exceeds limit";
+        case error::not_announced: return "extension not announced";
         }
         return "unknown mailload error";
     }
@@ -581,6 +603,156 @@ inline std::ostream& operator<<(std::ostream& os, error e) { return os << error_
 
 }  // namespace mailload
 // ---- end mailload/error.hpp ----
+// ---- begin mailload/sansio/base64.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sansio/base64.hpp — base64 (RFC 4648 section 4) for SMTP AUTH's exchanges
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mailload::sansio {
+
+/// Appends the base64 form of `in` to `out` (padded with '=').
+inline void base64_encode(std::string_view in, std::string& out) {
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::size_t i = 0;
+    for (; i + 3 <= in.size(); i += 3) {
+        const std::uint32_t v = std::uint32_t(std::uint8_t(in[i])) << 16 | std::uint32_t(std::uint8_t(in[i + 1])) << 8 |
+                                std::uint8_t(in[i + 2]);
+        out += alphabet[v >> 18 & 63];
+        out += alphabet[v >> 12 & 63];
+        out += alphabet[v >> 6 & 63];
+        out += alphabet[v & 63];
+    }
+    if (const std::size_t rest = in.size() - i; rest > 0) {
+        std::uint32_t v = std::uint32_t(std::uint8_t(in[i])) << 16;
+        if (rest == 2) v |= std::uint32_t(std::uint8_t(in[i + 1])) << 8;
+        out += alphabet[v >> 18 & 63];
+        out += alphabet[v >> 12 & 63];
+        out += rest == 2 ? alphabet[v >> 6 & 63] : '=';
+        out += '=';
+    }
+}
+
+/// The bytes `in` encodes, or nothing when it is not canonical padded base64 (a length that is
+/// not a multiple of 4, a byte outside the alphabet, '=' but at the end, non-zero pad bits).
+/// At most `max_out` bytes are decoded: a longer input is refused as well.
+inline std::optional<std::string> base64_decode(std::string_view in, std::size_t max_out = 4096) {
+    static constexpr auto values = [] {
+        std::array<std::int8_t, 256> t{};
+        t.fill(-1);
+        constexpr std::string_view a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (std::size_t i = 0; i < a.size(); ++i) t[static_cast<std::uint8_t>(a[i])] = static_cast<std::int8_t>(i);
+        return t;
+    }();
+    if (in.size() % 4 != 0 || in.size() / 4 * 3 > max_out + 2) return std::nullopt;
+    std::string out;
+    out.reserve(in.size() / 4 * 3);
+    for (std::size_t i = 0; i < in.size(); i += 4) {
+        const bool last = i + 4 == in.size();
+        const std::size_t pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
+        std::uint32_t v = 0;
+        for (std::size_t k = 0; k < 4; ++k) {
+            const std::int8_t d = k >= 4 - pad ? 0 : values[static_cast<std::uint8_t>(in[i + k])];
+            if (d < 0) return std::nullopt;
+            v = v << 6 | static_cast<std::uint32_t>(d);
+        }
+        if ((pad == 1 && (v & 0xff)) || (pad == 2 && (v & 0xffff))) return std::nullopt;
+        out += static_cast<char>(v >> 16 & 0xff);
+        if (pad < 2) out += static_cast<char>(v >> 8 & 0xff);
+        if (pad < 1) out += static_cast<char>(v & 0xff);
+    }
+    if (out.size() > max_out) return std::nullopt;
+    return out;
+}
+
+}  // namespace mailload::sansio
+// ---- end mailload/sansio/base64.hpp ----
+// ---- begin mailload/sansio/ehlo.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sansio/ehlo.hpp — the ESMTP extensions an EHLO/LHLO reply announces (RFC 5321 4.1.1.1)
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace mailload::sansio {
+
+/// The service extensions of an EHLO/LHLO reply that mailload's client can use.
+struct esmtp_extensions {
+    bool pipelining = false;    ///< PIPELINING (RFC 2920)
+    bool chunking = false;      ///< CHUNKING: BDAT (RFC 3030)
+    bool binarymime = false;    ///< BINARYMIME (RFC 3030)
+    bool starttls = false;      ///< STARTTLS (RFC 3207)
+    bool smtputf8 = false;      ///< SMTPUTF8 (RFC 6531)
+    bool eightbitmime = false;  ///< 8BITMIME (RFC 6152)
+    bool size = false;          ///< SIZE (RFC 1870)
+    std::uint64_t size_limit = 0;  ///< SIZE's argument: the largest message accepted; 0: none given
+    bool auth_plain = false;    ///< AUTH ... PLAIN ... (RFC 4954, RFC 4616)
+    bool auth_login = false;    ///< AUTH ... LOGIN ...
+};
+
+namespace detail {
+inline bool same_word(std::string_view a, std::string_view upper) noexcept {
+    if (a.size() != upper.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char c = a[i];
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+        if (c != upper[i]) return false;
+    }
+    return true;
+}
+}  // namespace detail
+
+/**
+ * The extensions announced by an EHLO/LHLO reply, given as its texts joined with '\n' (the
+ * reply_parser's text()): the first line is the server's name, each later one a keyword and its
+ * parameters, separated by spaces. Keywords are matched without regard to case; AUTH's
+ * mechanisms may also follow "AUTH=" (an old form). A SIZE argument that is not a number of at
+ * most 19 digits counts as none. Unknown keywords are ignored; the text is not copied.
+ */
+inline esmtp_extensions parse_ehlo(std::string_view text) noexcept {
+    esmtp_extensions e;
+    for (std::size_t at = text.find('\n'); at != std::string_view::npos;) {
+        const std::size_t end = text.find('\n', at + 1);
+        std::string_view line = text.substr(at + 1, end == std::string_view::npos ? std::string_view::npos : end - at - 1);
+        at = end;
+        const std::size_t cut = line.find_first_of(" =");
+        const std::string_view keyword = line.substr(0, cut);
+        std::string_view args = cut == std::string_view::npos ? std::string_view{} : line.substr(cut + 1);
+        if (detail::same_word(keyword, "PIPELINING")) e.pipelining = true;
+        else if (detail::same_word(keyword, "CHUNKING")) e.chunking = true;
+        else if (detail::same_word(keyword, "BINARYMIME")) e.binarymime = true;
+        else if (detail::same_word(keyword, "STARTTLS")) e.starttls = true;
+        else if (detail::same_word(keyword, "SMTPUTF8")) e.smtputf8 = true;
+        else if (detail::same_word(keyword, "8BITMIME")) e.eightbitmime = true;
+        else if (detail::same_word(keyword, "SIZE")) {
+            e.size = true;
+            std::uint64_t v = 0;
+            std::size_t digits = 0;
+            while (digits < args.size() && args[digits] >= '0' && args[digits] <= '9' && digits < 19)
+                v = v * 10 + static_cast<std::uint64_t>(args[digits++] - '0');
+            const bool whole = digits > 0 && (digits == args.size() || args[digits] == ' ');
+            e.size_limit = whole ? v : 0;
+        } else if (detail::same_word(keyword, "AUTH")) {
+            while (!args.empty()) {
+                const std::size_t sp = args.find(' ');
+                const std::string_view mech = args.substr(0, sp);
+                if (detail::same_word(mech, "PLAIN")) e.auth_plain = true;
+                if (detail::same_word(mech, "LOGIN")) e.auth_login = true;
+                args.remove_prefix(sp == std::string_view::npos ? args.size() : sp + 1);
+            }
+        }
+    }
+    return e;
+}
+
+}  // namespace mailload::sansio
+// ---- end mailload/sansio/ehlo.hpp ----
 // ---- begin mailload/sansio/reply_parser.hpp ----
 // SPDX-License-Identifier: BSL-1.0
 // mailload/sansio/reply_parser.hpp — incremental SMTP/LMTP reply parser (Postfix smtp-source rules)
@@ -708,6 +880,7 @@ private:
 
 #include <boost/system/error_code.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -719,11 +892,11 @@ private:
 namespace mailload::sansio {
 
 /// The step of the dialog a reply or an error belongs to.
-enum class client_stage : std::uint8_t { greeting, helo, mail, rcpt, data, dot, rset, quit };
-inline constexpr std::size_t client_stage_count = 8;
+enum class client_stage : std::uint8_t { greeting, helo, mail, rcpt, data, dot, rset, quit, starttls, auth, bdat };
+inline constexpr std::size_t client_stage_count = 11;
 /// Each stage's name as the reports spell it, indexed by client_stage.
 inline constexpr std::array<std::string_view, client_stage_count> client_stage_names = {
-    "greeting", "helo", "mail", "rcpt", "data", "dot", "rset", "quit"};
+    "greeting", "helo", "mail", "rcpt", "data", "dot", "rset", "quit", "starttls", "auth", "bdat"};
 
 /// How recipient addresses are numbered (smtp-source's -N and -r).
 enum class rcpt_numbering : std::uint8_t {
@@ -733,22 +906,47 @@ enum class rcpt_numbering : std::uint8_t {
     append_sequence,   ///< Postfix >= 3.9: "local0@domain", "local1@domain", … from 0
 };
 
-/// The dialog's settings (smtp-source's -L -o -d -A -v -M -f -t -r -N).
+/// SASL mechanisms the client can authenticate with (RFC 4954).
+enum class auth_mechanism : std::uint8_t {
+    none,   ///< no AUTH
+    any,    ///< PLAIN if the server announces it, else LOGIN
+    plain,  ///< AUTH PLAIN (RFC 4616), the credentials with the command
+    login,  ///< AUTH LOGIN: user name and password each in answer to a 334
+};
+
+/// The dialog's settings (smtp-source's -L -o -d -A -v -M -f -t -r -N, and the ESMTP options).
 struct client_config {
     bool lmtp = false;            ///< LHLO, and one reply per accepted recipient after "."
     bool send_helo = true;        ///< false under -o
     bool keep_alive = false;      ///< -d: next message on the same connection
-    bool ignore_rejects = false;  ///< -A: warn about unexpected replies and carry on
+    bool ignore_rejects = false;  ///< -A: warn about unexpected replies (and missing extensions) and carry on
     bool trace = false;           ///< report every command and reply as an event (-v)
     bool replies = false;         ///< report every reply as an event (the source times them)
     bool pipelining = false;      ///< greet with EHLO and, if PIPELINING is announced, batch commands
     bool pipeline_next = true;    ///< with keep_alive: send the next MAIL/RCPT/DATA with the "."
                                   ///< (needs the next message claimed early: off when pacing)
+    bool ehlo = false;            ///< greet with EHLO (the options below imply it)
+    bool tls_on_connect = false;  ///< a TLS handshake right after the connect, before the greeting
+    bool starttls = false;        ///< STARTTLS after EHLO (RFC 3207), then EHLO again
+    bool chunking = false;        ///< BDAT instead of DATA (RFC 3030)
+    std::size_t chunk_size = 0;   ///< content bytes per BDAT; 0: the whole message in one
+    bool binarymime = false;      ///< MAIL ... BODY=BINARYMIME (only when BDAT is used)
+    bool eightbitmime = false;    ///< MAIL ... BODY=8BITMIME
+    bool smtputf8 = false;        ///< MAIL ... SMTPUTF8
+    bool size = false;            ///< MAIL ... SIZE=<the message's size>
+    auth_mechanism auth = auth_mechanism::none;
+    std::string auth_user, auth_password;
     std::string helo_name;        ///< HELO/LHLO argument
     std::string sender;           ///< MAIL FROM:<sender>
     std::string recipient;        ///< RCPT TO:<recipient>, numbered as `numbering` says
     std::uint32_t rcpt_count = 1; ///< recipients per transaction
     rcpt_numbering numbering = rcpt_numbering::off;
+
+    /// Whether the client greets with EHLO (an ESMTP option asks for it); LMTP's LHLO is one too.
+    bool esmtp() const noexcept {
+        return ehlo || pipelining || starttls || chunking || binarymime || eightbitmime || smtputf8 || size ||
+               auth != auth_mechanism::none;
+    }
 };
 
 /// Something the client reports while it runs.
@@ -756,9 +954,11 @@ struct client_event {
     enum kind_t : std::uint8_t {
         sent,          ///< a command was sent (trace only); `text` is it without CRLF
         reply,         ///< a reply arrived (trace or replies); `text` is its lines joined with '\n'
-        message_sent,  ///< the message and its "." were written
+        message_sent,  ///< the message and its "." (or its last BDAT chunk) were written
         accepted,      ///< the server accepted the message (LMTP: for at least one recipient)
         rejected,      ///< an unexpected reply that -A let pass; see `stage`, `code`, `text`
+        not_announced, ///< -A: an extension asked for is not announced (`text`); going on without it
+        secured,       ///< the TLS handshake succeeded (the driver has the details)
     };
     kind_t kind = sent;
     client_stage stage = client_stage::greeting;
@@ -772,7 +972,8 @@ struct client_stats {
     std::uint64_t messages_accepted = 0;  ///< "." answered 2xx (LMTP: by at least one recipient)
     std::uint64_t recipients_sent = 0;
     std::uint64_t recipients_accepted = 0;
-    std::uint64_t bytes_accepted = 0;  ///< content of the accepted messages as written (SMTP: end marker included)
+    std::uint64_t bytes_accepted = 0;  ///< content of the accepted messages as written (SMTP DATA: end marker included)
+    std::uint64_t chunks_sent = 0;     ///< BDAT chunks written
     std::array<std::uint64_t, client_stage_count> rejected{};  ///< unexpected replies, by stage
 
     client_stats& operator+=(const client_stats& o) noexcept {
@@ -781,12 +982,14 @@ struct client_stats {
         recipients_sent += o.recipients_sent;
         recipients_accepted += o.recipients_accepted;
         bytes_accepted += o.bytes_accepted;
+        chunks_sent += o.chunks_sent;
         for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += o.rejected[i];
         return *this;
     }
 };
 
-/// The words Postfix uses for a rejection at each stage ("recipient rejected: …").
+/// The words Postfix uses for a rejection at each stage ("recipient rejected: …"; ours for the
+/// stages Postfix's tool does not have).
 inline std::string_view rejection_name(client_stage s, bool lmtp) noexcept {
     switch (s) {
     case client_stage::greeting: return "rejected at server banner";
@@ -797,6 +1000,9 @@ inline std::string_view rejection_name(client_stage s, bool lmtp) noexcept {
     case client_stage::dot: return "end of data rejected";
     case client_stage::rset: return "rset rejected";
     case client_stage::quit: return "quit rejected";
+    case client_stage::starttls: return "STARTTLS rejected";
+    case client_stage::auth: return "authentication failed";
+    case client_stage::bdat: return "BDAT rejected";
     }
     return "rejected";
 }
@@ -812,6 +1018,9 @@ inline std::string_view stage_activity(client_stage s, bool lmtp) noexcept {
     case client_stage::dot: return "sending message";
     case client_stage::rset: return "sending message";  // Postfix's words for RSET too
     case client_stage::quit: return "sending QUIT";
+    case client_stage::starttls: return "sending STARTTLS";
+    case client_stage::auth: return "sending AUTH";
+    case client_stage::bdat: return "sending message";
     }
     return "talking to server";
 }
@@ -821,6 +1030,13 @@ inline std::string_view stage_activity(client_stage s, bool lmtp) noexcept {
  * greeting, HELO/LHLO, then per message MAIL, RCPT × r, DATA, content and ".", then QUIT or
  * (with keep_alive) the next message on the same connection. Each command is one write and
  * waits for its reply (Postfix's lock-step wire).
+ *
+ * ESMTP, when asked for (client_config::esmtp()): EHLO, whose reply's extensions are kept
+ * (extensions()); STARTTLS, a `handshake` action, and EHLO again; AUTH PLAIN or LOGIN; MAIL
+ * parameters (BODY=, SMTPUTF8, SIZE=); BDAT chunks instead of DATA; with PIPELINING, MAIL, the
+ * RCPTs and DATA (or every BDAT chunk) in one go. An extension asked for but not announced ends
+ * the dialog with done(error::not_announced) — or, under `ignore_rejects`, is reported as a
+ * `not_announced` event and left out. `tls_on_connect` starts with a `handshake`.
  *
  * Drive it with start() for each new connection (the first message already claimed) and then
  * resume() with each completed action's result. Under `ignore_rejects`, an unexpected reply is
@@ -832,9 +1048,11 @@ class smtp_client {
 public:
     smtp_client(const client_config& cfg, const message_builder& msg, std::atomic<std::uint64_t>& rcpt_sequence)
         : cfg_(cfg), msg_(msg), rcpt_seq_(rcpt_sequence) {
-        cmd_.reserve(64 + cfg.recipient.size() + cfg.sender.size() + cfg.helo_name.size());
+        cmd_.reserve(64 + cfg.recipient.size() + cfg.sender.size() + cfg.helo_name.size() +
+                     2 * (cfg.auth_user.size() + cfg.auth_password.size()));
         headers_.reserve(256 + cfg.recipient.size());
         to_.reserve(cfg.recipient.size() + 24);
+        mail_params_.reserve(64);
         const auto at = cfg.recipient.rfind('@');
         local_ = std::string_view(cfg_.recipient).substr(0, at);
         at_domain_ = at == std::string::npos ? std::string_view{} : std::string_view(cfg_.recipient).substr(at);
@@ -848,11 +1066,20 @@ public:
         fd_ = fd;
         left_ = left;
         pipelined_ = helo_fallback_ = next_sent_ = quit_after_dot_ = claiming_ = lone_dot_ = false;
+        secured_ = tls_tried_ = authed_ = chunked_ = writing_chunks_ = chunk_failed_ = size_param_ = false;
+        chunk_in_flight_ = false;
+        message_written_ = false;
+        ext_ = {};
+        mail_params_.clear();
         in_begin_ = in_end_ = 0;
         reply_.reset();
         queue_.clear();
-        state_ = state::greeting;
         last_ = action_type::done;
+        state_ = state::greeting;
+        if (cfg_.tls_on_connect) {
+            state_ = state::handshake;
+            push(next_action::handshake());
+        }
     }
 
     /// Before resuming from `next_message` with success: the claimed message's Message-Id field.
@@ -863,11 +1090,18 @@ public:
         switch (last_) {
         case action_type::write:
             ec = peer_result(ec, false);
+            if (ec && chunk_in_flight_) state_ = state::bdat;  // pipelined chunks go out while replies to MAIL are due
             if (ec) return remember(fail_io(ec));
-            if (state_ == state::dot && !lone_dot_) {
-                ++stats_.messages_sent;
-                push_event({client_event::message_sent, client_stage::dot, 0, {}});
+            if (chunk_in_flight_) {
+                chunk_in_flight_ = false;
+                ++stats_.chunks_sent;
             }
+            if (message_written_) {
+                message_written_ = false;
+                ++stats_.messages_sent;
+                push_event({client_event::message_sent, chunked_ ? client_stage::bdat : client_stage::dot, 0, {}});
+            }
+            if (writing_chunks_) write_chunk();  // pipelined BDAT: the next chunk at once
             break;
         case action_type::read:
             ec = peer_result(ec, n == 0);
@@ -878,6 +1112,18 @@ public:
             if (claiming_) finish_pipelined_message(!ec);
             else if (ec) send(state::quit, "QUIT");
             else begin_transaction();
+            break;
+        case action_type::handshake:
+            if (ec) return remember(fail_io(ec));
+            secured_ = true;
+            in_begin_ = in_end_ = 0;  // bytes that came before the handshake are not to be trusted
+            push_event({client_event::secured, client_stage::starttls, 0, {}});
+            if (cfg_.tls_on_connect && !tls_tried_) {
+                tls_tried_ = true;
+                state_ = state::greeting;  // the greeting comes over TLS
+            } else {
+                send_hello();  // RFC 3207: forget what the server said, greet again
+            }
             break;
         default: break;
         }
@@ -897,20 +1143,32 @@ public:
 
     /// Whether this connection batches commands (asked for, and PIPELINING announced).
     bool pipelined() const noexcept { return pipelined_; }
+    /// Whether this connection sends BDAT (asked for, and CHUNKING announced).
+    bool chunked() const noexcept { return chunked_; }
+    /// Whether this connection is secured by TLS.
+    bool secured() const noexcept { return secured_; }
+    /// The extensions this connection's last EHLO/LHLO reply announced (none after HELO).
+    const esmtp_extensions& extensions() const noexcept { return ext_; }
 
     /// A fatal error in Postfix's words: "recipient rejected: 550 …", "lost connection while …".
     std::string failure_message(boost::system::error_code ec) const {
         if (ec == error::rejected)
             return std::string(rejection_name(stage(), cfg_.lmtp)) + ": " + std::to_string(reply_.code()) + " " +
                    std::string(reply_.text());
+        if (ec == error::not_announced) return "server does not announce " + std::string(missing_);
+        if (state_ == state::handshake) return ec.message() + " while performing the TLS handshake";
         return ec.message() + " while " + std::string(stage_activity(stage(), cfg_.lmtp));
     }
 
 private:
-    enum class state : std::uint8_t { greeting, helo, mail, rcpt, data, dot, rset, quit, between };
+    enum class state : std::uint8_t {
+        greeting, helo, mail, rcpt, data, dot, rset, quit, starttls, auth, bdat, handshake, between
+    };
 
     static client_stage stage_of(state s) noexcept {
-        return s == state::between ? client_stage::mail : static_cast<client_stage>(s);
+        return s == state::between ? client_stage::mail
+               : s == state::handshake ? client_stage::starttls
+                                       : static_cast<client_stage>(s);
     }
 
     next_action remember(next_action a) noexcept {
@@ -938,16 +1196,27 @@ private:
                 push_event({client_event::reply, stage_of(state_), reply_.code(), reply_.lines()});
             on_reply();
             if (!queue_.empty()) return pop();
-            // nothing to do yet: another reply is due (LMTP, after ".")
+            // nothing to do yet: another reply is due (LMTP, after "."; pipelined BDAT chunks)
+        }
+    }
+
+    bool reply_ok(int code) const noexcept {
+        switch (state_) {
+        case state::data: return code == 354;
+        case state::starttls: return code == 220;
+        // 235, or any 2xx: Postfix's smtp-sink answers AUTH with 250
+        case state::auth: return code / 100 == 2 || (code == 334 && auth_step_ < auth_steps_);
+        default: return code / 100 == 2;
         }
     }
 
     // Acts on a complete reply; queues what comes next.
     void on_reply() {
         const int code = reply_.code();
-        const bool ok = state_ == state::data ? code == 354 : code / 100 == 2;
+        const bool ok = reply_ok(code);
         if (state_ == state::quit) return push(next_action::close());
-        if (!ok && state_ == state::helo && cfg_.pipelining && !cfg_.lmtp && !helo_fallback_) {
+        if (!ok && state_ == state::helo && cfg_.esmtp() && !cfg_.lmtp && !helo_fallback_ && code != 421 &&
+            code != 521) {
             helo_fallback_ = true;  // no ESMTP: greet again with HELO, and go lock-step
             return send(state::helo, "HELO ", cfg_.helo_name);
         }
@@ -960,13 +1229,28 @@ private:
         switch (state_) {
         case state::greeting:
             if (!cfg_.send_helo) return begin_transaction();
-            return send(state::helo, cfg_.lmtp ? "LHLO " : cfg_.pipelining ? "EHLO " : "HELO ", cfg_.helo_name);
+            return send_hello();
         case state::helo:
-            pipelined_ = ok && cfg_.pipelining && !helo_fallback_ && announces_pipelining(reply_.lines());
-            return begin_transaction();
+            ext_ = ok && !helo_fallback_ && (cfg_.esmtp() || cfg_.lmtp) ? parse_ehlo(reply_.text()) : esmtp_extensions{};
+            pipelined_ = ok && cfg_.pipelining && ext_.pipelining;
+            return after_hello();
+        case state::starttls:
+            tls_tried_ = true;
+            if (!ok) return after_hello();  // -A: on without TLS
+            state_ = state::handshake;
+            in_begin_ = in_end_ = 0;  // nothing the server sent after its 220 is read (RFC 3207 5)
+            return push(next_action::handshake());
+        case state::auth:
+            if (ok && code == 334) return send_auth_response();
+            if (code == 334 && !auth_cancelled_) {  // -A: a challenge not expected; "*" cancels it (RFC 4954 4)
+                auth_cancelled_ = true;
+                return send(state::auth, "*");
+            }
+            authed_ = true;  // or refused, under -A: on without it
+            return after_hello();
         case state::mail:
-            if (pipelined_) {  // the RCPTs and DATA are on their way: take their replies in turn
-                state_ = cfg_.rcpt_count ? state::rcpt : state::data;
+            if (pipelined_) {  // the RCPTs and DATA (or the chunks) are on their way: take their replies in turn
+                state_ = cfg_.rcpt_count ? state::rcpt : chunked_ ? state::bdat : state::data;
                 return;
             }
             if (!ok) return send(state::rset, "RSET");
@@ -978,11 +1262,13 @@ private:
                 ++stats_.recipients_accepted;
             }
             if (pipelined_) {
-                if (++rcpt_replies_ == cfg_.rcpt_count) state_ = state::data;
+                if (++rcpt_replies_ == cfg_.rcpt_count) state_ = chunked_ ? state::bdat : state::data;
                 return;
             }
             if (rcpt_sent_ < cfg_.rcpt_count) return send_rcpt();
-            return rcpt_ok_ > 0 ? send(state::data, "DATA") : send(state::rset, "RSET");
+            if (rcpt_ok_ == 0) return send(state::rset, "RSET");
+            if (chunked_) return start_chunks();
+            return send(state::data, "DATA");
         case state::data:
             if (!ok) return send(state::rset, "RSET");
             if (rcpt_ok_ == 0) {  // pipelined, DATA accepted with no recipient: end it (RFC 2920 3.1)
@@ -990,37 +1276,149 @@ private:
                 return send(state::dot, ".");
             }
             return send_message();
+        case state::bdat: return on_chunk_reply(ok);
         case state::dot:
             if (lone_dot_) {  // nothing was sent, nothing is counted, whatever the reply
                 lone_dot_ = false;
                 return end_transaction();
             }
-            if (ok) dot_ok_ = true;
-            if (--replies_due_ > 0) return;
-            if (dot_ok_) {
-                ++stats_.messages_accepted;
-                stats_.bytes_accepted += headers_.size() + msg_.body().size();
-                push_event({client_event::accepted, client_stage::dot, 0, {}});
-            }
-            return end_transaction();
+            return on_final_reply(ok);
         case state::rset: return end_transaction();
         default: return;
         }
     }
 
+    // The reply to "." or to the last BDAT chunk (LMTP: one of one per accepted recipient).
+    void on_final_reply(bool ok) {
+        if (ok) dot_ok_ = true;
+        if (--replies_due_ > 0) return;
+        if (dot_ok_) {
+            ++stats_.messages_accepted;
+            stats_.bytes_accepted += headers_.size() + (chunked_ ? msg_.content().size() : msg_.body().size());
+            push_event({client_event::accepted, stage_of(state_), 0, {}});
+        }
+        end_transaction();
+    }
+
+    void send_hello() {
+        send(state::helo, cfg_.lmtp ? "LHLO " : cfg_.esmtp() ? "EHLO " : "HELO ", cfg_.helo_name);
+    }
+
+    // After the greeting's HELO/EHLO/LHLO (or a step after it): STARTTLS, AUTH, then mail.
+    void after_hello() {
+        if (cfg_.starttls && !secured_ && !tls_tried_) {
+            if (ext_.starttls) return send(state::starttls, "STARTTLS");
+            tls_tried_ = true;
+            if (!allow_missing("STARTTLS")) return;
+        }
+        if (cfg_.auth != auth_mechanism::none && !authed_) {
+            const bool plain = cfg_.auth == auth_mechanism::plain || (cfg_.auth == auth_mechanism::any && ext_.auth_plain);
+            const bool login = cfg_.auth == auth_mechanism::login || (cfg_.auth == auth_mechanism::any && ext_.auth_login);
+            if ((plain && ext_.auth_plain) || (login && ext_.auth_login)) return send_auth(plain);
+            authed_ = true;
+            if (!allow_missing(cfg_.auth == auth_mechanism::plain   ? "AUTH PLAIN"
+                               : cfg_.auth == auth_mechanism::login ? "AUTH LOGIN"
+                                                                    : "AUTH PLAIN or LOGIN"))
+                return;
+        }
+        chunked_ = cfg_.chunking && ext_.chunking;
+        if (cfg_.chunking && !chunked_ && !allow_missing("CHUNKING")) return;
+        mail_params_.clear();
+        if (cfg_.binarymime && chunked_) {  // without BDAT (CHUNKING missing, or not asked for) it has no use
+            if (ext_.binarymime) mail_params_ += " BODY=BINARYMIME";
+            else if (!allow_missing("BINARYMIME")) return;
+        }
+        if (cfg_.eightbitmime && mail_params_.empty()) {
+            if (ext_.eightbitmime) mail_params_ += " BODY=8BITMIME";
+            else if (!allow_missing("8BITMIME")) return;
+        }
+        if (cfg_.smtputf8) {
+            if (ext_.smtputf8) mail_params_ += " SMTPUTF8";
+            else if (!allow_missing("SMTPUTF8")) return;
+        }
+        size_param_ = cfg_.size && ext_.size;
+        if (cfg_.size && !size_param_ && !allow_missing("SIZE")) return;
+        begin_transaction();
+    }
+
+    // An extension asked for is not announced: the end (done), or under -A a warning; true if
+    // the dialog goes on without it.
+    bool allow_missing(std::string_view what) {
+        missing_ = what;
+        if (!cfg_.ignore_rejects) {
+            push(next_action::done(error::not_announced));
+            return false;
+        }
+        push_event({client_event::not_announced, client_stage::helo, 0, what});
+        return true;
+    }
+
+    // AUTH PLAIN with its initial response (RFC 4616: authzid NUL authcid NUL passwd), or AUTH
+    // LOGIN and two 334 answers: the user name, then the password.
+    void send_auth(bool plain) {
+        auth_step_ = 0;
+        auth_steps_ = plain ? 0 : 2;
+        auth_cancelled_ = false;
+        cmd_.assign(plain ? "AUTH PLAIN " : "AUTH LOGIN");
+        if (plain) {
+            secret_.assign(1, '\0').append(cfg_.auth_user).append(1, '\0').append(cfg_.auth_password);
+            base64_encode(secret_, cmd_);
+            secret_.clear();
+        }
+        cmd_.append("\r\n");
+        queue_command(state::auth, plain ? "AUTH PLAIN (credentials)" : "AUTH LOGIN");
+    }
+
+    void send_auth_response() {
+        cmd_.clear();
+        base64_encode(auth_step_++ == 0 ? cfg_.auth_user : cfg_.auth_password, cmd_);
+        cmd_.append("\r\n");
+        queue_command(state::auth, "(credentials)");
+    }
+
     void begin_transaction() {
-        if (!pipelined_) return send(state::mail, "MAIL FROM:<", cfg_.sender, ">");
+        if (!pipelined_) {
+            cmd_.assign("MAIL FROM:<").append(cfg_.sender).append(">");
+            append_mail_params(cmd_);
+            cmd_.append("\r\n");
+            return queue_command(state::mail);
+        }
         cmd_.clear();
         batch_into(cmd_);
         queue_command(state::mail);
+        if (chunked_) {  // the chunks follow the batch, without waiting for its replies
+            prepare_message();
+            writing_chunks_ = true;
+        }
     }
 
-    // MAIL, every RCPT and DATA, as one batch (RFC 2920); their replies come in order.
+    // The MAIL parameters; SIZE= is the message as it will be sent (headers and content()),
+    // with appended recipient numbers (drawn only later, with the RCPTs) counted at their widest.
+    void append_mail_params(std::string& out) {
+        out += mail_params_;
+        if (!size_param_) return;
+        std::uint64_t size = msg_.content().size();
+        if (msg_.has_headers()) {
+            if (cfg_.numbering == rcpt_numbering::append_sequence)
+                to_.assign(local_).append(20, '9').append(at_domain_);  // to_ is rebuilt by each RCPT
+            msg_.headers(size_headers_, cfg_.numbering == rcpt_numbering::append_sequence ? std::string_view(to_)
+                                                                                          : std::string_view(cfg_.recipient),
+                         fd_, left_);
+            size += size_headers_.size();
+        }
+        out += " SIZE=";
+        append_number(out, size);
+    }
+
+    // MAIL, every RCPT and DATA (not with chunking: the chunks follow), as one batch (RFC 2920);
+    // their replies come in order.
     void batch_into(std::string& out) {
-        out.append("MAIL FROM:<").append(cfg_.sender).append(">\r\n");
+        out.append("MAIL FROM:<").append(cfg_.sender).append(">");
+        append_mail_params(out);
+        out.append("\r\n");
         rcpt_sent_ = rcpt_ok_ = rcpt_replies_ = 0;
         for (std::uint32_t i = 0; i < cfg_.rcpt_count; ++i) append_rcpt(out);
-        out.append("DATA\r\n");
+        if (!chunked_) out.append("DATA\r\n");
     }
 
     void end_transaction() {
@@ -1033,26 +1431,13 @@ private:
             state_ = state::mail;
             return;
         }
+        if (chunk_failed_) {  // RFC 3030: a failed chunk fails the transaction; RSET ends it
+            chunk_failed_ = false;
+            return send(state::rset, "RSET");
+        }
         if (!cfg_.keep_alive) return send(state::quit, "QUIT");
         state_ = state::between;
         push(next_action::next_message());
-    }
-
-    static bool announces_pipelining(std::string_view lines) noexcept {
-        for (std::size_t at = lines.find('\n'); at != std::string_view::npos; at = lines.find('\n', at + 1)) {
-            std::string_view keyword = lines.substr(at + 1);
-            keyword = keyword.substr(0, keyword.find('\n'));
-            if (keyword.size() < 4) continue;
-            keyword.remove_prefix(4);  // "250-" or "250 "
-            keyword = keyword.substr(0, keyword.find(' '));
-            constexpr std::string_view want = "PIPELINING";
-            if (keyword.size() != want.size()) continue;
-            bool same = true;
-            for (std::size_t i = 0; i < want.size() && same; ++i)
-                same = (keyword[i] & ~0x20) == want[i];
-            if (same) return true;
-        }
-        return false;
     }
 
     void send_rcpt() {
@@ -1085,21 +1470,80 @@ private:
         out.append("RCPT TO:<").append(to_).append(">\r\n");
     }
 
-    void send_message() {
+    // This message's headers, and how many replies its end is due (LMTP: one per accepted recipient).
+    void prepare_message() {
         const std::string_view to = cfg_.numbering == rcpt_numbering::append_sequence
                                         ? std::string_view(to_)
                                         : std::string_view(cfg_.recipient);
-        replies_due_ = cfg_.lmtp ? rcpt_ok_ : 1;  // LMTP: one reply per accepted recipient
         dot_ok_ = false;
-        state_ = state::dot;
-        if (cfg_.trace) push_event({client_event::sent, client_stage::dot, 0, "."});
         headers_.clear();
         if (msg_.has_headers()) msg_.headers(headers_, to, fd_, left_);
-        if (!pipelined_) return push(next_action::write({headers_, msg_.body()}));
+        const std::size_t total = headers_.size() + msg_.content().size();
+        chunk_ = cfg_.chunk_size ? cfg_.chunk_size : std::max<std::size_t>(total, 1);
+        chunks_ = total == 0 ? 1 : (total + chunk_ - 1) / chunk_;
+        chunks_written_ = chunk_replies_ = 0;
+    }
+
+    void send_message() {
+        prepare_message();
+        replies_due_ = cfg_.lmtp ? rcpt_ok_ : 1;
+        state_ = state::dot;
+        if (cfg_.trace) push_event({client_event::sent, client_stage::dot, 0, "."});
+        if (!pipelined_) return write_message();
         if (!cfg_.keep_alive) return finish_pipelined_message(false);
-        if (!cfg_.pipeline_next) return push(next_action::write({headers_, msg_.body()}));
+        if (!cfg_.pipeline_next) return write_message();
         claiming_ = true;  // claim the next message now, to send its commands with this "."
         push(next_action::next_message());
+    }
+
+    void write_message() {
+        message_written_ = true;
+        push(next_action::write({headers_, msg_.body()}));
+    }
+
+    // Lock-step BDAT: the first chunk; each 250 brings the next.
+    void start_chunks() {
+        prepare_message();
+        state_ = state::bdat;
+        write_chunk();
+    }
+
+    // "BDAT n[ LAST]" and the chunk's bytes: a slice of the headers and one of the content.
+    void write_chunk() {
+        const std::size_t h = headers_.size(), total = h + msg_.content().size();
+        const std::size_t begin = chunks_written_ * chunk_, end = std::min(total, begin + chunk_);
+        const bool last = ++chunks_written_ == chunks_;
+        chunk_in_flight_ = true;
+        cmd_.assign("BDAT ");
+        append_number(cmd_, end - begin);
+        if (last) cmd_.append(" LAST");
+        if (cfg_.trace) push_event({client_event::sent, client_stage::bdat, 0, cmd_});
+        cmd_.append("\r\n");
+        const std::size_t hb = std::min(begin, h), he = std::min(end, h);
+        const std::size_t cb = std::max(begin, h) - h, ce = std::max(end, h) - h;
+        const std::string_view hs = std::string_view(headers_).substr(hb, he - hb);
+        const std::string_view cs = msg_.content().substr(cb, ce - cb);
+        if (last) {
+            writing_chunks_ = false;
+            message_written_ = true;
+        }
+        push(next_action::write({cmd_, hs, cs}));
+    }
+
+    // A chunk's reply. RFC 3030 2: after a failed chunk no more are sent (lock-step), the rest
+    // of those already sent are answered (pipelined), and RSET ends the transaction. The last
+    // chunk's reply is the message's (LMTP: the first of one per accepted recipient, unless the
+    // transaction failed: then one).
+    void on_chunk_reply(bool ok) {
+        const std::size_t n = ++chunk_replies_;
+        if (n < chunks_) {
+            if (!ok) chunk_failed_ = true;
+            if (pipelined_) return;
+            if (chunk_failed_) return end_transaction();
+            return write_chunk();
+        }
+        if (n == chunks_) replies_due_ = cfg_.lmtp && !chunk_failed_ && rcpt_ok_ > 0 ? rcpt_ok_ : 1;
+        on_final_reply(ok && !chunk_failed_);
     }
 
     // The content and "." go out with what follows them: the next transaction's commands when
@@ -1117,6 +1561,7 @@ private:
         if (cfg_.trace)
             push_event({client_event::sent, claimed ? client_stage::mail : client_stage::quit, 0,
                         std::string_view(cmd_).substr(0, cmd_.size() - 2)});
+        message_written_ = true;
         push(next_action::write({headers_, msg_.body(), cmd_}));
     }
 
@@ -1125,10 +1570,12 @@ private:
         queue_command(s);
     }
 
-    void queue_command(state s) {
+    // Writes cmd_; the trace shows `shown` instead when given (credentials are not traced).
+    void queue_command(state s, std::string_view shown = {}) {
         state_ = s;
         if (cfg_.trace)
-            push_event({client_event::sent, stage_of(s), 0, std::string_view(cmd_).substr(0, cmd_.size() - 2)});
+            push_event({client_event::sent, stage_of(s), 0,
+                        shown.empty() ? std::string_view(cmd_).substr(0, cmd_.size() - 2) : shown});
         push(next_action::write({cmd_}));
     }
 
@@ -1150,16 +1597,24 @@ private:
     reply_parser reply_;
     std::array<char, 4096> inbuf_{};
     std::size_t in_begin_ = 0, in_end_ = 0;
-    std::string cmd_, headers_, to_;
+    std::string cmd_, headers_, to_, mail_params_, secret_, size_headers_;
+    std::string_view missing_;
 
-    action_queue<client_event> queue_;
+    // at most: a reply event, 7 not_announced events (every extension asked for and missing),
+    // a trace event and a write
+    action_queue<client_event, 16> queue_;
     client_event event_;
     action_type last_ = action_type::done;
     state state_ = state::greeting;
+    esmtp_extensions ext_;
     bool dot_ok_ = false;
     bool pipelined_ = false, helo_fallback_ = false, next_sent_ = false, quit_after_dot_ = false, claiming_ = false,
-         lone_dot_ = false;
+         lone_dot_ = false, message_written_ = false;
+    bool secured_ = false, tls_tried_ = false, authed_ = false, chunked_ = false, writing_chunks_ = false,
+         chunk_failed_ = false, size_param_ = false, chunk_in_flight_ = false, auth_cancelled_ = false;
     std::uint32_t rcpt_sent_ = 0, rcpt_ok_ = 0, rcpt_replies_ = 0, replies_due_ = 0;
+    std::uint32_t auth_step_ = 0, auth_steps_ = 0;
+    std::size_t chunk_ = 0, chunks_ = 0, chunks_written_ = 0, chunk_replies_ = 0;
     std::uint32_t fd_ = 0, left_ = 0;
     client_stats stats_;
 };
@@ -1315,6 +1770,28 @@ concept pacing = std::copy_constructible<P> && requires(const P& p, std::mt19937
     { P::open_loop } -> std::convertible_to<bool>;
     { p.next_delay(rng) } -> std::convertible_to<std::chrono::steady_clock::duration>;
     { p.start_of(k) } -> std::convertible_to<std::chrono::steady_clock::duration>;
+};
+
+/// TLS policy: whether and how a source or sink secures its connections (STARTTLS, TLS on
+/// connect). Below, `Socket` is a socket type.
+///
+/// | expression          | type             | semantics                                          |
+/// |---------------------|------------------|----------------------------------------------------|
+/// | `T::name`           | string_view      | "none", "openssl"                                  |
+/// | `T::enabled`        | bool (constant)  | false: a dialog that asks for TLS fails at once    |
+/// | `T::stream<Socket>` | type             | a TLS layer over a `Socket&`, with Boost.Asio's    |
+/// |                     |                  | ssl::stream interface (async_handshake(), reads,   |
+/// |                     |                  | writes, native_handle())                           |
+/// | `T::client_context` | type             | a source run's TLS: verification, SNI, start()     |
+/// | `T::server_context` | type             | a sink's TLS: its certificate, get()               |
+/// | `T::resumption`     | type             | a source session's TLS session, to resume          |
+template <class T>
+concept tls_policy = requires {
+    { T::name } -> std::convertible_to<std::string_view>;
+    { T::enabled } -> std::convertible_to<bool>;
+    typename T::client_context;
+    typename T::server_context;
+    typename T::resumption;
 };
 
 }  // namespace mailload
@@ -1621,6 +2098,7 @@ private:
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -1631,33 +2109,36 @@ private:
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mailload::sansio {
 
 /// smtp-sink's commands, the `connect` and `.` pseudo-commands included (the names its
-/// command lists -f -q -Q -r -s -W take).
+/// command lists -f -q -Q -r -s -W take), then the ESMTP extensions Postfix's sink lacks.
 enum class smtp_command : std::uint8_t {
-    connect, helo, ehlo, lhlo, xclient, xforward, auth, mail, rcpt, data, dot, rset, noop, vrfy, quit
+    connect, helo, ehlo, lhlo, xclient, xforward, auth, mail, rcpt, data, dot, rset, noop, vrfy, quit, bdat, starttls
 };
-inline constexpr std::size_t smtp_command_count = 15;
+inline constexpr std::size_t smtp_command_count = 17;
 inline constexpr std::array<std::string_view, smtp_command_count> smtp_command_names = {
-    "connect", "helo", "ehlo", "lhlo", "xclient", "xforward", "auth", "mail",
-    "rcpt",    "data", ".",    "rset", "noop",    "vrfy",     "quit"};
+    "connect", "helo", "ehlo", "lhlo", "xclient", "xforward", "auth", "mail", "rcpt",
+    "data",    ".",    "rset", "noop", "vrfy",    "quit",     "bdat", "starttls"};
+
+/// Whether `s` is `lower` (in lower case) but for the case of its ASCII letters.
+inline bool equals_ignoring_case(std::string_view s, std::string_view lower) noexcept {
+    if (s.size() != lower.size()) return false;
+    for (std::size_t k = 0; k < s.size(); ++k) {
+        char c = s[k];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != lower[k]) return false;
+    }
+    return true;
+}
 
 /// The command a name stands for, ignoring case; nothing for an unknown name.
 inline std::optional<smtp_command> find_smtp_command(std::string_view name) noexcept {
-    for (std::size_t i = 0; i < smtp_command_count; ++i) {
-        const auto want = smtp_command_names[i];
-        if (want.size() != name.size()) continue;
-        bool same = true;
-        for (std::size_t k = 0; k < want.size() && same; ++k) {
-            char c = name[k];
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-            same = c == want[k];
-        }
-        if (same) return static_cast<smtp_command>(i);
-    }
+    for (std::size_t i = 0; i < smtp_command_count; ++i)
+        if (equals_ignoring_case(name, smtp_command_names[i])) return static_cast<smtp_command>(i);
     return std::nullopt;
 }
 
@@ -1670,6 +2151,7 @@ public:
 
 private:
     std::uint32_t bits_ = 0;
+    static_assert(smtp_command_count <= 32);
 };
 
 /// smtp-sink's -W cmd:delay[:odds]: the reply waits delay × k, where k counts the dice rolls
@@ -1705,6 +2187,18 @@ struct server_config {
     std::uint64_t max_message_size = std::uint64_t(1) << 30;  ///< QMQP: longest request accepted
     bool trace = false;    ///< report every command line as a `command` event (-v)
     bool content = false;  ///< report message data as `content` events (dumps)
+
+    // ESMTP extensions Postfix's sink lacks, all off by default (smtp-sink's wire bytes).
+    bool chunking = false;  ///< CHUNKING and BINARYMIME (RFC 3030): BDAT is accepted; else it is unknown
+    /// SIZE (RFC 1870), when not 0: MAIL's SIZE= over it is refused, and so is a message whose data
+    /// (DATA: as sent, dot-stuffing included, without the final ".\r\n"; BDAT: the chunks) is longer
+    std::uint64_t size_limit = 0;
+    bool smtputf8 = false;        ///< SMTPUTF8 (announced only)
+    bool starttls = false;        ///< STARTTLS (RFC 3207): announced until secured; a `handshake` action
+    bool tls_on_connect = false;  ///< a `handshake` before the greeting (SMTPS); STARTTLS is then refused
+    /// AUTH PLAIN/LOGIN checked against these (user, password) pairs (RFC 4954); when empty, any AUTH
+    /// line gets "250 2.0.0 Ok" as Postfix's sink answers
+    std::vector<std::pair<std::string, std::string>> users;
 };
 
 /// Something the server reports while it runs.
@@ -1716,17 +2210,24 @@ struct server_event {
         helo,           ///< HELO/EHLO/LHLO accepted; `args` with leading white space removed
         mail,           ///< MAIL accepted: a transaction began; `args` after the ':' (trimmed)
         rcpt,           ///< RCPT accepted; `args` after the ':' (trimmed)
-        data,           ///< DATA accepted (354 sent)
-        content,        ///< message data as received, end marker included (content only)
-        message,        ///< a complete message arrived (before its "." reply)
+        data,           ///< DATA accepted (354 sent), or (cmd bdat) a transaction's first BDAT arrived
+        content,        ///< message data as received, end marker included (content only); cmd bdat:
+                        ///< chunk bytes, nothing to unstuff and no end marker (dump_writer::chunk)
+        message,        ///< a complete message arrived (before its "." or BDAT LAST reply)
         reset,          ///< the open transaction ended without a message
         quit,           ///< QUIT arrived
+        auth,           ///< an AUTH exchange ended (users configured only); `size` is its reply code, `text`
+                        ///< the mechanism ("PLAIN", "LOGIN" or empty), `args` the user name given ('?'
+                        ///< for non-printable bytes; empty if none)
     };
     kind_t kind = command;
-    smtp_command cmd = smtp_command::connect;
+    smtp_command cmd = smtp_command::connect;  ///< data, content, message: data (dot) or bdat
     std::string_view text;
     std::string_view args;
-    std::uint64_t size = 0;  ///< `message`: its data bytes (SMTP: end marker included)
+    /// `message`: its data bytes (DATA: end marker included; BDAT: the chunks). `auth`: the reply's
+    /// code: 235 authenticated, 535 wrong credentials, 501 aborted or undecodable (or no mechanism),
+    /// 503 already authenticated or in a transaction, 504 unknown mechanism
+    std::uint64_t size = 0;
 };
 
 /// Replies by code, in a few fixed slots (a sink's replies come from a short list): no
@@ -1744,11 +2245,13 @@ struct reply_tally {
         counts[i] += n;
     }
     /// The reply code at the start of `text` ("250 ..." → 250; 'K' for a QMQP "KOk").
-    void add_reply(std::string_view text, std::uint64_t n = 1) noexcept {
+    void add_reply(std::string_view text, std::uint64_t n = 1) noexcept { add(code_of(text), n); }
+    /// The digits (at most 3) a reply starts with, as a number.
+    static int code_of(std::string_view text) noexcept {
         int code = 0;
         for (std::size_t i = 0; i < 3 && i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
             code = code * 10 + (text[i] - '0');
-        add(code, n);
+        return code;
     }
     template <class F>
     void for_each(F&& f) const {
@@ -1766,7 +2269,8 @@ struct server_stats {
     std::uint64_t messages = 0;
     std::uint64_t answered = 0;    ///< messages whose "." reply (any reply) has been written
     std::uint64_t recipients = 0;  ///< recipients of the complete messages
-    std::uint64_t data_bytes = 0;  ///< message data bytes, end markers included
+    std::uint64_t data_bytes = 0;  ///< data bytes of the complete messages (DATA: end markers included;
+                                   ///< BDAT: the chunks); none of a message refused or cut short
     std::uint64_t quits = 0;
     reply_tally replies;           ///< replies queued for writing, by code
 };
@@ -1778,28 +2282,49 @@ enum class client_proto : std::uint8_t { smtp, esmtp, lmtp };
  * smtp-sink's side of one connection, as a sans-io state machine: greeting, commands read a
  * line at a time (CR LF only ends a line; at most `max_line` bytes with the CR LF), replies
  * batched until the input runs dry (a pipelined burst is answered in one write), DATA scanned a
- * block at a time for CR LF . CR LF without buffering the message.
+ * block at a time for CR LF . CR LF without buffering the message, BDAT chunks counted off the
+ * same way.
  *
  * Unlike Postfix's sink, a delayed reply (-W/-w) holds back the commands after it, so replies
  * never come out of order; an LMTP "." outside DATA gets one reply.
+ *
+ * The extensions of server_config (off by default) add, in Postfix smtpd's words where it has them:
+ * - BDAT <size> [LAST]: a size that is not 1-19 digits, or over `max_chunk`, gets "501 5.5.4
+ *   Syntax: BDAT count [LAST]" and the connection closes (the chunk cannot be told from commands).
+ *   The command is applied (-s -q -Q -f -r -W) once its chunk is read: "503 5.5.1 Error: need RCPT
+ *   command" outside a transaction with a recipient, "250 2.0.0 Ok: <size> octets received" for a
+ *   chunk, the "." replies for the LAST one (which ends the message as "." does). A chunk refused
+ *   by -f, -r, -Q or the size limit ends its transaction. In a transaction with chunks, RCPT and
+ *   DATA get "503 5.5.1 Error: RCPT after BDAT" / "DATA after BDAT". BODY=BINARYMIME is not
+ *   looked at (DATA is not refused after it). -A and -H concern DATA only.
+ * - SIZE: MAIL with SIZE= over the limit gets "552 5.3.4 Message size exceeds fixed limit", with
+ *   a SIZE= value that is not 1-19 digits "501 5.5.4 Bad message size syntax"; a message over
+ *   the limit is read to its end, then gets the 552 in place of its 250 (LMTP: per recipient)
+ *   and ends as a `reset`, not a `message`.
+ * - STARTTLS: "220 2.0.0 Ready to start TLS", written, then a `handshake` action; the client's
+ *   bytes after the command in the same read are dropped. After the handshake the client is as
+ *   new (no HELO, not authenticated); a failed one ends in done(its error). "554 5.5.1 Error:
+ *   TLS already active" once secured, "503 5.5.1 Error: MAIL transaction in progress" in a
+ *   transaction, "501 5.5.4 Syntax: STARTTLS" with arguments.
+ * - AUTH with users: PLAIN and LOGIN (with or without an initial response, "=" for an empty
+ *   one); "235 2.7.0 Authentication successful", "535 5.7.8 Error: authentication failed" (also
+ *   for a PLAIN authzid other than the user), "501 5.7.0 Authentication aborted" ("*"), "501
+ *   5.5.2 Cannot decode response", "501 5.5.4 Syntax: AUTH mechanism", "504 5.5.4 Unsupported
+ *   authentication mechanism", "503 5.5.1 Error: already authenticated", "503 5.5.1 Error: MAIL
+ *   transaction in progress". The responses are lines of at most `max_line` bytes, never commands
+ *   (nor traced).
  */
 class smtp_server {
 public:
-    static constexpr std::size_t max_line = 2048;  ///< a command line, CR LF included
+    static constexpr std::size_t max_line = 2048;                     ///< a command line, CR LF included
+    static constexpr std::uint64_t max_chunk = std::uint64_t(1) << 30;  ///< the largest BDAT chunk: 1 GiB
 
     explicit smtp_server(const server_config& cfg, std::uint64_t seed = 1)
         : cfg_(cfg), rng_(static_cast<std::uint_fast32_t>(seed % 2147483646u + 1)) {
         out_.reserve(1024);
         greeting_ = cfg.pix ? "220 ********\r\n" : "220 " + cfg.hostname + (cfg.esmtp ? " ESMTP\r\n" : "\r\n");
-        ehlo_ = "250-" + cfg.hostname + "\r\n";
-        if (cfg.pipelining) ehlo_ += "250-PIPELINING\r\n";
-        if (cfg.eightbitmime) ehlo_ += "250-8BITMIME\r\n";
-        if (cfg.auth) ehlo_ += "250-AUTH PLAIN LOGIN\r\n";
-        if (cfg.xclient) ehlo_ += "250-XCLIENT NAME HELO\r\n";
-        if (cfg.xforward) ehlo_ += "250-XFORWARD NAME ADDR PROTO HELO\r\n";
-        if (cfg.enhanced_status_codes) ehlo_ += "250-ENHANCEDSTATUSCODES\r\n";
-        if (cfg.dsn) ehlo_ += "250-DSN\r\n";
-        ehlo_ += "250 \r\n";
+        ehlo_ = capabilities(cfg, false);
+        if (cfg.starttls && !cfg.tls_on_connect) ehlo_starttls_ = capabilities(cfg, true);
         helo_reply_ = "250 " + cfg.hostname + "\r\n";
         soft_ = cfg.soft_reply + "\r\n";
         hard_ = cfg.hard_reply + "\r\n";
@@ -1809,20 +2334,25 @@ public:
     smtp_server& operator=(const smtp_server&) = delete;
     ~smtp_server() { bulk_cache::give(std::move(bulk_)); }
 
-    /// Begins a new connection: the `connect` pseudo-command (the greeting) comes first.
+    /// Begins a new connection: the `connect` pseudo-command (the greeting) comes first, after
+    /// the TLS handshake with tls_on_connect.
     void start() noexcept {
         in_begin_ = in_end_ = scan_from_ = 0;
         buf_ = inbuf_;
         out_.clear();
         queue_.clear();
         last_ = action_type::done;
-        data_mode_ = in_transaction_ = closing_ = after_data_ = write_failed_ = hung_up_ = false;
+        data_mode_ = in_transaction_ = closing_ = write_failed_ = hung_up_ = false;
+        chunk_mode_ = chunks_ = secured_ = authenticated_ = false;
+        ending_ = ending_t::none;
+        sasl_ = sasl_t::none;
         pending_ = pending_t::none;
         rcpts_ = 0;
         dots_in_out_ = 0;
         proto_ = cfg_.lmtp ? client_proto::lmtp : client_proto::smtp;
         helo_args_.clear();
         have_helo_ = false;
+        if (cfg_.tls_on_connect) return push(next_action::handshake());
         apply(smtp_command::connect, "connect", {});
     }
 
@@ -1845,6 +2375,10 @@ public:
             if (ec) return remember(end_connection(ec));
             after_wait();
             break;
+        case action_type::handshake:
+            if (ec) return remember(end_connection(ec));
+            after_handshake();
+            break;
         default: break;
         }
         return remember(step());
@@ -1864,9 +2398,35 @@ public:
     /// Whether the server ended the connection unprompted (-A, or -q/-Q for `connect`), not in
     /// answer to a command line (Postfix's -v prints no `disconnect` for these).
     bool hung_up() const noexcept { return hung_up_; }
+    /// Whether a TLS handshake succeeded on this connection (STARTTLS or tls_on_connect).
+    bool secured() const noexcept { return secured_; }
 
 private:
     enum class pending_t : std::uint8_t { none, reply, abort, pause };
+    // What the reply being made ends: nothing (an ordinary command), a message's data (the "."
+    // after DATA, a BDAT LAST chunk: LMTP replies once per recipient), or a counted message
+    // (its reply also counts in `answered` once written).
+    enum class ending_t : std::uint8_t { none, data, message };
+    // The SASL response awaited, if any.
+    enum class sasl_t : std::uint8_t { none, plain, login_user, login_password };
+
+    static constexpr std::string_view too_big = "552 5.3.4 Message size exceeds fixed limit\r\n";
+
+    static std::string capabilities(const server_config& cfg, bool starttls) {
+        std::string s = "250-" + cfg.hostname + "\r\n";
+        if (cfg.pipelining) s += "250-PIPELINING\r\n";
+        if (cfg.eightbitmime) s += "250-8BITMIME\r\n";
+        if (cfg.auth) s += "250-AUTH PLAIN LOGIN\r\n";
+        if (cfg.xclient) s += "250-XCLIENT NAME HELO\r\n";
+        if (cfg.xforward) s += "250-XFORWARD NAME ADDR PROTO HELO\r\n";
+        if (cfg.enhanced_status_codes) s += "250-ENHANCEDSTATUSCODES\r\n";
+        if (cfg.dsn) s += "250-DSN\r\n";
+        if (cfg.size_limit) s += "250-SIZE " + std::to_string(cfg.size_limit) + "\r\n";
+        if (starttls) s += "250-STARTTLS\r\n";
+        if (cfg.smtputf8) s += "250-SMTPUTF8\r\n";
+        if (cfg.chunking) s += "250-CHUNKING\r\n250-BINARYMIME\r\n";
+        return s + "250 \r\n";
+    }
 
     next_action remember(next_action a) noexcept {
         last_ = a.type();
@@ -1902,10 +2462,10 @@ private:
 
     next_action flush() { return next_action::write({out_}); }
 
-    // Reads into the small buffer, or in DATA with nothing left over into the bulk buffer (made
-    // at the session's first DATA, kept for its later ones): a message arrives in a few large
-    // reads while an idle session holds only the small one. What follows a message's end in the
-    // bulk buffer is taken from there before reads go back to the small one.
+    // Reads into the small buffer, or in DATA or a BDAT chunk with nothing left over into the
+    // bulk buffer (made at the session's first message, kept for its later ones): a message
+    // arrives in a few large reads while an idle session holds only the small one. What follows a
+    // message's end in the bulk buffer is taken from there before reads go back to the small one.
     next_action read_more() {
         if (in_begin_ == in_end_) {
             in_begin_ = in_end_ = scan_from_ = 0;
@@ -1924,31 +2484,53 @@ private:
         return next_action::read(buf_.subspan(in_end_));
     }
 
-    // Consumes message data; true if it made progress.
+    // Consumes message data (or a BDAT chunk); true if it made progress.
     bool take_data() {
+        if (chunk_mode_) return take_chunk();
         if (in_begin_ == in_end_) return false;
         const std::string_view avail(buf_.data() + in_begin_, in_end_ - in_begin_);
         const std::size_t used = scanner_.scan(avail);
-        stats_.data_bytes += used;
         if (cfg_.content) push_event({server_event::content, smtp_command::data, avail.substr(0, used), {}});
         in_begin_ += used;
         scan_from_ = in_begin_;
         message_bytes_ += used;
         if (scanner_.done()) {
             data_mode_ = false;
-            in_transaction_ = false;
-            ++stats_.messages;
-            stats_.recipients += rcpts_;
-            push_event({server_event::message, smtp_command::dot, {}, {}, message_bytes_});
+            if (cfg_.size_limit && message_bytes_ - 3 > cfg_.size_limit) {  // without the ".\r\n" line
+                end_transaction();
+                ending_ = ending_t::data;
+            } else {
+                accept_message(smtp_command::dot);
+            }
             if (cfg_.trace) push_event({server_event::command, smtp_command::dot, ".", {}});
-            after_data_ = true;
             apply(smtp_command::dot, ".", {});
-            after_data_ = false;
+            ending_ = ending_t::none;
         }
         return true;
     }
 
-    // Consumes one command line; true if it did.
+    // Consumes (some of) a BDAT chunk, or applies its command once it is all read; true if it did.
+    bool take_chunk() {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, chunk_left_));
+        if (n == 0 && chunk_left_ != 0) return false;
+        if (chunk_good_ && n != 0) {
+            message_bytes_ += n;
+            if (cfg_.content)
+                push_event({server_event::content, smtp_command::bdat, {buf_.data() + in_begin_, n}, {}});
+        }
+        in_begin_ += n;
+        scan_from_ = in_begin_;
+        chunk_left_ -= n;
+        if (chunk_left_ == 0) {
+            data_mode_ = chunk_mode_ = false;
+            ending_ = chunk_last_ && chunk_good_ ? ending_t::data : ending_t::none;
+            apply(smtp_command::bdat, chunk_typed_, chunk_args_);
+            ending_ = ending_t::none;
+        }
+        return true;
+    }
+
+    // Consumes one command line (or SASL response); true if it did.
     bool take_line() {
         const char* base = buf_.data();
         for (;;) {
@@ -1964,7 +2546,8 @@ private:
                 if (at + 1 - in_begin_ > max_line) return too_long();
                 std::string_view line(base + in_begin_, at - 1 - in_begin_);
                 in_begin_ = at + 1;
-                handle_line(line.substr(0, line.find('\0')));
+                if (sasl_ != sasl_t::none) sasl_response(line);
+                else handle_line(line.substr(0, line.find('\0')));
                 return true;
             }
             // a bare LF is an ordinary byte of the line
@@ -1988,13 +2571,18 @@ private:
         const std::string_view args = e < line.size() ? line.substr(e + 1) : std::string_view{};
         if (!args.empty()) {
             char* const first = buf_.data() + (args.data() - buf_.data());
-            for (char* c = first; c != first + args.size(); ++c)
-                if (static_cast<unsigned char>(*c) < 0x20 || static_cast<unsigned char>(*c) >= 0x7f) *c = '?';
+            sanitize(first, args.size());
         }
         if (name.empty()) return reply("500 5.5.2 Error: unknown command\r\n");
         const auto cmd = find_smtp_command(name);
         if (!cmd || !enabled(*cmd)) return reply("500 5.5.1 Error: unknown command\r\n");
+        if (*cmd == smtp_command::bdat) return begin_chunk(name, args);  // applied once the chunk is read
         apply(*cmd, name, args);
+    }
+
+    static void sanitize(char* p, std::size_t n) noexcept {
+        for (char* c = p; c != p + n; ++c)
+            if (static_cast<unsigned char>(*c) < 0x20 || static_cast<unsigned char>(*c) >= 0x7f) *c = '?';
     }
 
     bool enabled(smtp_command c) const noexcept {
@@ -2005,6 +2593,8 @@ private:
         case smtp_command::lhlo: return cfg_.lmtp;
         case smtp_command::xclient: return cfg_.xclient;
         case smtp_command::xforward: return cfg_.xforward;
+        case smtp_command::bdat: return cfg_.chunking;
+        case smtp_command::starttls: return cfg_.starttls || cfg_.tls_on_connect;
         default: return true;
         }
     }
@@ -2018,19 +2608,19 @@ private:
             return;
         }
         if (cfg_.close.has(cmd)) {
-            if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
+            if (ending_ == ending_t::message) ++dots_in_out_;
             reply("421 4.0.0 Server closing connection\r\n");
             closing_ = true;
             hung_up_ = cmd == smtp_command::connect;
             return;
         }
-        if (cfg_.hard.has(cmd)) return repeat_for_dot(cmd, hard_);
-        if (cfg_.soft.has(cmd)) return repeat_for_dot(cmd, soft_);
+        if (cfg_.hard.has(cmd)) return refuse(cmd, hard_);
+        if (cfg_.soft.has(cmd)) return refuse(cmd, soft_);
         if (const auto& d = cfg_.delays[static_cast<std::size_t>(cmd)]) {
             const auto wait = delay_of(*d);
             if (wait.count() > 0) {
                 delayed_cmd_ = cmd;
-                delayed_after_data_ = after_data_;
+                delayed_ending_ = ending_;
                 args_.assign(args);
                 return hold(pending_t::reply, wait);
             }
@@ -2057,18 +2647,35 @@ private:
         const pending_t what = pending_;
         pending_ = pending_t::none;
         if (what == pending_t::reply) {
-            after_data_ = delayed_after_data_;
+            ending_ = delayed_ending_;
             normal(delayed_cmd_, args_);
-            after_data_ = false;
+            ending_ = ending_t::none;
         } else if (what == pending_t::abort) {
             reply("550 This violates SMTP\r\n");
             closing_ = hung_up_ = true;
         }
     }
 
-    void repeat_for_dot(smtp_command cmd, std::string_view text) {
-        if (cmd == smtp_command::dot && after_data_) ++dots_in_out_;
-        const std::uint32_t times = cmd == smtp_command::dot && cfg_.lmtp && after_data_ ? rcpts_ : 1;
+    // The handshake succeeded: what the client said before it no longer counts (RFC 3207 4.2).
+    void after_handshake() {
+        secured_ = true;
+        have_helo_ = authenticated_ = false;
+        helo_args_.clear();
+        proto_ = cfg_.lmtp ? client_proto::lmtp : client_proto::smtp;
+        if (cfg_.tls_on_connect) apply(smtp_command::connect, "connect", {});
+    }
+
+    // -f, -r: the error reply in place of the command's own. A refused chunk ends its transaction
+    // (RFC 3030 4.2: the client sends no more of it).
+    void refuse(smtp_command cmd, std::string_view text) {
+        if (cmd == smtp_command::bdat) end_transaction();
+        repeat_for_dot(text);
+    }
+
+    // One reply, or for the end of a message's data in LMTP one per recipient.
+    void repeat_for_dot(std::string_view text) {
+        if (ending_ == ending_t::message) ++dots_in_out_;
+        const std::uint32_t times = cfg_.lmtp && ending_ != ending_t::none ? rcpts_ : 1;
         for (std::uint32_t i = 0; i < times; ++i) reply(text);
     }
 
@@ -2085,11 +2692,53 @@ private:
         while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
         return s;
     }
+    // The next word of `s` (after blanks), taken off it; empty at the end.
+    static std::string_view next_word(std::string_view& s) noexcept {
+        s = trim(s);
+        const std::size_t end = std::min(s.find_first_of(" \t"), s.size());
+        const std::string_view word = s.substr(0, end);
+        s.remove_prefix(end);
+        return word;
+    }
+    // A decimal of 1-19 digits (so that it fits 64 bits), or nothing.
+    static std::optional<std::uint64_t> decimal(std::string_view s) noexcept {
+        if (s.empty() || s.size() > 19) return std::nullopt;
+        std::uint64_t v = 0;
+        for (const char c : s) {
+            if (c < '0' || c > '9') return std::nullopt;
+            v = v * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        return v;
+    }
+    // MAIL's SIZE= parameter (RFC 1870; the last one if several): 0 without one, nothing if it is
+    // not a decimal.
+    static std::optional<std::uint64_t> declared_size(std::string_view args) noexcept {
+        std::string_view rest = after_colon(args);
+        next_word(rest);  // the address
+        std::uint64_t size = 0;
+        for (auto word = next_word(rest); !word.empty(); word = next_word(rest)) {
+            if (!equals_ignoring_case(word.substr(0, 5), "size=")) continue;
+            const auto n = decimal(word.substr(5));
+            if (!n) return std::nullopt;
+            size = *n;
+        }
+        return size;
+    }
 
     void end_transaction() {
         if (!in_transaction_) return;
         in_transaction_ = false;
         push_event({server_event::reset, smtp_command::rset, {}, {}});
+    }
+
+    // The transaction's data is complete and good: a message (its reply comes next).
+    void accept_message(smtp_command cmd) {
+        in_transaction_ = false;
+        ++stats_.messages;
+        stats_.recipients += rcpts_;
+        stats_.data_bytes += message_bytes_;
+        push_event({server_event::message, cmd, {}, {}, message_bytes_});
+        ending_ = ending_t::message;
     }
 
     void hello(smtp_command cmd, std::string_view args, std::string_view text) {
@@ -2101,25 +2750,158 @@ private:
         reply(text);
     }
 
+    // "BDAT <size> [LAST]" arrived: its chunk is read next, then its command applied.
+    void begin_chunk(std::string_view typed, std::string_view args) {
+        std::string_view rest = args;
+        const auto size = decimal(next_word(rest));
+        const auto last = next_word(rest);
+        if (!size || *size > max_chunk || !(last.empty() || equals_ignoring_case(last, "last")) ||
+            !next_word(rest).empty()) {
+            reply("501 5.5.4 Syntax: BDAT count [LAST]\r\n");
+            closing_ = true;  // the chunk cannot be told from the commands after it
+            return;
+        }
+        data_mode_ = chunk_mode_ = true;
+        chunk_left_ = chunk_size_ = *size;
+        chunk_last_ = !last.empty();
+        chunk_good_ = in_transaction_ && rcpts_ > 0;
+        chunk_typed_.assign(typed);
+        chunk_args_.assign(args);
+        if (chunk_good_ && !chunks_) {  // the transaction's first chunk: its "DATA"
+            chunks_ = true;
+            message_bytes_ = 0;
+            push_event({server_event::data, smtp_command::bdat, {}, {}});
+        }
+    }
+
+    // A chunk was read and its command is not refused.
+    void chunk(smtp_command cmd) {
+        if (!in_transaction_ || rcpts_ == 0) return reply("503 5.5.1 Error: need RCPT command\r\n");
+        if (cfg_.size_limit && message_bytes_ > cfg_.size_limit) {
+            end_transaction();
+            return repeat_for_dot(too_big);
+        }
+        if (chunk_last_) {
+            accept_message(cmd);
+            return repeat_for_dot(cfg_.lmtp ? "250 2.2.0 Ok\r\n" : "250 2.0.0 Ok\r\n");
+        }
+        char text[64] = "250 2.0.0 Ok: ";
+        char* end = std::to_chars(text + 14, text + sizeof text, chunk_size_).ptr;
+        constexpr std::string_view tail = " octets received\r\n";
+        end = std::copy(tail.begin(), tail.end(), end);
+        reply({text, static_cast<std::size_t>(end - text)});
+    }
+
+    void starttls(std::string_view args) {
+        if (secured_) return reply("554 5.5.1 Error: TLS already active\r\n");
+        if (!args.empty()) return reply("501 5.5.4 Syntax: STARTTLS\r\n");
+        if (in_transaction_) return reply("503 5.5.1 Error: MAIL transaction in progress\r\n");
+        reply("220 2.0.0 Ready to start TLS\r\n");
+        in_begin_ = scan_from_ = in_end_;  // what came with the command is never executed (CVE-2011-0411)
+        push(next_action::write({out_}));
+        push(next_action::handshake());
+    }
+
+    // AUTH against cfg.users (RFC 4954).
+    void auth(std::string_view args) {
+        auth_user_.clear();
+        mechanism_ = {};
+        if (authenticated_) return auth_done("503 5.5.1 Error: already authenticated\r\n");
+        if (in_transaction_) return auth_done("503 5.5.1 Error: MAIL transaction in progress\r\n");
+        const auto mechanism = next_word(args);
+        const auto initial = next_word(args);
+        if (mechanism.empty()) return auth_done("501 5.5.4 Syntax: AUTH mechanism\r\n");
+        if (equals_ignoring_case(mechanism, "plain")) {
+            mechanism_ = "PLAIN";
+            sasl_ = sasl_t::plain;
+        } else if (equals_ignoring_case(mechanism, "login")) {
+            mechanism_ = "LOGIN";
+            sasl_ = sasl_t::login_user;
+        } else {
+            return auth_done("504 5.5.4 Unsupported authentication mechanism\r\n");
+        }
+        if (!initial.empty()) return sasl_response(initial == "=" ? std::string_view{} : initial);
+        reply(sasl_ == sasl_t::plain ? "334 \r\n" : "334 VXNlcm5hbWU6\r\n");  // "Username:"
+    }
+
+    void sasl_response(std::string_view line) {
+        if (line == "*") return auth_done("501 5.7.0 Authentication aborted\r\n");
+        const auto decoded = base64_decode(line, max_line);
+        if (!decoded) return auth_done("501 5.5.2 Cannot decode response\r\n");
+        const std::string_view d = *decoded;
+        if (sasl_ == sasl_t::login_user) {
+            auth_user_ = d;
+            sasl_ = sasl_t::login_password;
+            return reply("334 UGFzc3dvcmQ6\r\n");  // "Password:"
+        }
+        if (sasl_ == sasl_t::login_password) return auth_checked(d);
+        // PLAIN: authzid NUL authcid NUL password
+        const auto nul1 = d.find('\0');
+        const auto nul2 = nul1 == std::string_view::npos ? nul1 : d.find('\0', nul1 + 1);
+        if (nul2 == std::string_view::npos || d.find('\0', nul2 + 1) != std::string_view::npos)
+            return auth_done("501 5.5.2 Cannot decode response\r\n");
+        const std::string_view authzid = d.substr(0, nul1);
+        auth_user_ = d.substr(nul1 + 1, nul2 - nul1 - 1);
+        auth_checked(d.substr(nul2 + 1), authzid.empty() || authzid == auth_user_);
+    }
+
+    void auth_checked(std::string_view password, bool authorized = true) {
+        if (authorized && known(auth_user_, password)) {
+            authenticated_ = true;
+            return auth_done("235 2.7.0 Authentication successful\r\n");
+        }
+        auth_done("535 5.7.8 Error: authentication failed\r\n");
+    }
+
+    // Whether `user` has `password`; every byte of the user's stored password is compared,
+    // wherever the first difference lies.
+    bool known(std::string_view user, std::string_view password) const noexcept {
+        bool ok = false;
+        for (const auto& [u, p] : cfg_.users) {
+            if (u != user) continue;
+            unsigned diff = p.size() != password.size();
+            for (std::size_t i = 0; i < p.size(); ++i)
+                diff |= static_cast<unsigned char>(p[i] ^ (i < password.size() ? password[i] : '\0'));
+            ok = diff == 0 || ok;
+        }
+        return ok;
+    }
+
+    void auth_done(std::string_view text) {
+        sasl_ = sasl_t::none;
+        sanitize(auth_user_.data(), auth_user_.size());
+        const auto code = static_cast<std::uint64_t>(reply_tally::code_of(text));
+        push_event({server_event::auth, smtp_command::auth, mechanism_, auth_user_, code});
+        reply(text);
+    }
+
     void normal(smtp_command cmd, std::string_view args) {
         switch (cmd) {
         case smtp_command::connect: return reply(greeting_);
         case smtp_command::helo: return hello(cmd, args, helo_reply_);
         case smtp_command::ehlo:
-        case smtp_command::lhlo: return hello(cmd, args, ehlo_);
+        case smtp_command::lhlo: return hello(cmd, args, secured_ || ehlo_starttls_.empty() ? ehlo_ : ehlo_starttls_);
         case smtp_command::mail:
             if (in_transaction_) return reply("503 5.5.1 Error: nested MAIL command\r\n");
+            if (cfg_.size_limit) {
+                const auto size = declared_size(args);
+                if (!size) return reply("501 5.5.4 Bad message size syntax\r\n");
+                if (*size > cfg_.size_limit) return reply(too_big);
+            }
             in_transaction_ = true;
             rcpts_ = 0;
+            chunks_ = false;
             push_event({server_event::mail, cmd, {}, after_colon(args)});
             return reply("250 2.1.0 Ok\r\n");
         case smtp_command::rcpt:
             if (!in_transaction_) return reply("503 5.5.1 Error: need MAIL command\r\n");
+            if (chunks_) return reply("503 5.5.1 Error: RCPT after BDAT\r\n");
             ++rcpts_;
             push_event({server_event::rcpt, cmd, {}, after_colon(args)});
             return reply("250 2.1.5 Ok\r\n");
         case smtp_command::data:
             if (!in_transaction_ || rcpts_ == 0) return reply("503 5.5.1 Error: need RCPT command\r\n");
+            if (chunks_) return reply("503 5.5.1 Error: DATA after BDAT\r\n");
             reply("354 End data with <CR><LF>.<CR><LF>\r\n");
             data_mode_ = true;
             scanner_.reset();
@@ -2129,7 +2911,8 @@ private:
             if (cfg_.data_pause.count() > 0) return hold(pending_t::pause, cfg_.data_pause);
             return;
         case smtp_command::dot:
-            return repeat_for_dot(cmd, cfg_.lmtp && after_data_ ? "250 2.2.0 Ok\r\n" : "250 2.0.0 Ok\r\n");
+            if (ending_ == ending_t::data) return repeat_for_dot(too_big);  // the data was over the limit
+            return repeat_for_dot(cfg_.lmtp && ending_ != ending_t::none ? "250 2.2.0 Ok\r\n" : "250 2.0.0 Ok\r\n");
         case smtp_command::rset:
             end_transaction();
             return reply("250 2.1.0 Ok\r\n");
@@ -2139,8 +2922,16 @@ private:
             reply("221 Bye\r\n");
             closing_ = true;
             return;
-        default: return reply("250 2.0.0 Ok\r\n");  // NOOP, VRFY, XCLIENT, XFORWARD, AUTH
+        default: return other(cmd, args);
         }
+    }
+
+    // The rarer commands, kept out of normal() so that it stays small where it is hot.
+    void other(smtp_command cmd, std::string_view args) {
+        if (cmd == smtp_command::bdat) return chunk(cmd);
+        if (cmd == smtp_command::starttls) return starttls(args);
+        if (cmd == smtp_command::auth && !cfg_.users.empty()) return auth(args);
+        reply("250 2.0.0 Ok\r\n");  // NOOP, VRFY, XCLIENT, XFORWARD, AUTH without users
     }
 
     void push(next_action a) { queue_.push(a); }
@@ -2149,7 +2940,7 @@ private:
 
     const server_config& cfg_;
     std::minstd_rand rng_;  // -W odds only: small, as every connection has one
-    std::string greeting_, ehlo_, helo_reply_, soft_, hard_;
+    std::string greeting_, ehlo_, ehlo_starttls_, helo_reply_, soft_, hard_;  // ehlo_starttls_: offers STARTTLS
 
     static constexpr std::size_t bulk_size = 65536;
 
@@ -2179,7 +2970,7 @@ private:
 
     std::array<char, 8192> inbuf_{};
     std::unique_ptr<char[]> bulk_;
-    std::span<char> buf_{inbuf_};  // the buffer reads go to: inbuf_, or bulk_ in DATA
+    std::span<char> buf_{inbuf_};  // the buffer reads go to: inbuf_, or bulk_ in DATA and chunks
     std::size_t in_begin_ = 0, in_end_ = 0, scan_from_ = 0;
     std::string out_;
     data_end_scanner scanner_;
@@ -2188,11 +2979,12 @@ private:
     server_event event_;
     action_type last_ = action_type::done;
 
-    bool data_mode_ = false, in_transaction_ = false, closing_ = false, after_data_ = false, write_failed_ = false,
-         hung_up_ = false;
+    // data_mode_: message bytes are read, after DATA or (chunk_mode_) BDAT
+    bool data_mode_ = false, in_transaction_ = false, closing_ = false, write_failed_ = false, hung_up_ = false;
+    ending_t ending_ = ending_t::none;
     pending_t pending_ = pending_t::none;
     smtp_command delayed_cmd_ = smtp_command::connect;
-    bool delayed_after_data_ = false;
+    ending_t delayed_ending_ = ending_t::none;
     std::string args_;
     std::uint32_t rcpts_ = 0;
     std::uint32_t dots_in_out_ = 0;  // replies to messages in out_, not yet written
@@ -2200,6 +2992,17 @@ private:
     client_proto proto_ = client_proto::smtp;
     std::string helo_args_;
     bool have_helo_ = false;
+
+    // BDAT: the chunk being read (its size, what is left of it, LAST, whether it belongs to a
+    // transaction with a recipient, its command as typed for -s), whether the transaction has chunks
+    bool chunk_mode_ = false, chunk_last_ = false, chunk_good_ = false, chunks_ = false;
+    std::uint64_t chunk_size_ = 0, chunk_left_ = 0;
+    std::string chunk_typed_, chunk_args_;
+
+    bool secured_ = false, authenticated_ = false;
+    sasl_t sasl_ = sasl_t::none;
+    std::string_view mechanism_;  // of the AUTH exchange under way
+    std::string auth_user_;
     server_stats stats_;
 };
 
@@ -2234,7 +3037,8 @@ struct dump_options {
  * (the template expanded, then 8 random hex digits; parent directories made as needed), the
  * envelope is written as it arrives, the content with CRs removed and dot-stuffing undone.
  * A complete message leaves its file (-d) or is appended to the shared file (-D, through an
- * unlinked temporary file); a transaction that ends otherwise leaves nothing behind.
+ * unlinked temporary file); a transaction that ends otherwise leaves nothing behind. A message
+ * sent in BDAT chunks is dumped as the same message sent with DATA would be.
  */
 class dump_writer {
 public:
@@ -2272,9 +3076,12 @@ public:
         if (buf_.size() >= (1 << 16)) drain(error);
     }
 
-    /// DATA was accepted: the Received: header.
-    void data() {
+    /// DATA, or the first BDAT of the transaction (`chunked`: the `data` event's cmd is bdat), was
+    /// accepted: the Received: header.
+    void data(bool chunked = false) {
         if (fd_ < 0) return;
+        chunked_ = chunked;
+        open_line_ = after_cr_ = false;
         buf_.append("Received: from ");
         if (helo_) buf_.append(*helo_);
         else buf_.append("[").append(client_).append("]");
@@ -2284,16 +3091,31 @@ public:
         buf_.append(sansio::mail_date(when_, opts_.zero_padded_day)).append("\n");
     }
 
-    /// Message data as received (end marker included).
+    /// Message data as received after DATA (end marker included).
     void content(std::string_view raw, std::string& error) {
         if (fd_ < 0) return;
         unstuffer_.feed(raw, buf_);
         if (buf_.size() >= (1 << 16)) drain(error);
     }
 
+    /// Message data of BDAT chunks as received (`content` events whose cmd is bdat): every CR
+    /// removed, as content() removes them, but nothing is dot-stuffed and no end marker comes.
+    void chunk(std::string_view raw, std::string& error) {
+        if (fd_ < 0 || raw.empty()) return;
+        open_line_ = raw.back() != '\n' || !(raw.size() > 1 ? raw[raw.size() - 2] == '\r' : after_cr_);
+        after_cr_ = raw.back() == '\r';
+        for (std::size_t cr; (cr = raw.find('\r')) != std::string_view::npos; raw.remove_prefix(cr + 1))
+            buf_.append(raw.substr(0, cr));
+        buf_.append(raw);
+        if (buf_.size() >= (1 << 16)) drain(error);
+    }
+
     /// The message is complete: keep it. False (and `error`) on a write or open failure.
     bool finish(std::string& error) {
         if (fd_ < 0) return true;
+        // what DATA's end marker leaves: the end of the last line if it lacks its CR LF (a DATA
+        // client adds one), then an empty line
+        if (chunked_) buf_.append(open_line_ ? "\n\n" : "\n");
         bool ok = drain(error);
         if (ok && opts_.shared) ok = append_to_shared(error);
         ::close(fd_);
@@ -2411,6 +3233,9 @@ private:
     sansio::client_proto proto_ = sansio::client_proto::smtp;
     std::time_t when_ = 0;
     int fd_ = -1;
+    bool chunked_ = false;    // the content comes in BDAT chunks
+    bool open_line_ = false;  // they do not end with CR LF (so far)
+    bool after_cr_ = false;   // their last byte is a CR
     sansio::dot_unstuffer unstuffer_;
 };
 
@@ -2579,14 +3404,18 @@ namespace mailload::io {
  * `handler.on_writing()`, if the handler has them.
  * `handler.on_event()` is called for each `event` action and
  * `co_await handler.next_message()` for each `next_message` action; the latter's error code
- * goes back to the algorithm. Returns success after `close`, or the `done` action's error.
+ * goes back to the algorithm. A `handshake` action is `co_await handler.handshake()`, which
+ * makes `handler.secure_stream()`, a TLS stream over `stream`, and handshakes; the dialog then
+ * goes on over that stream (a second run(), which the handshake's result starts: `first`).
+ * Without those members (a handler with no TLS) the algorithm gets operation_not_supported.
+ * Returns success after `close`, or the `done` action's error.
  */
 template <class Stream, sansio_algorithm Algorithm, class Handler>
 boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm& algo, deadline& dl,
-                                                      Handler& handler) {
+                                                      Handler& handler, boost::system::error_code first = {}) {
     using boost::asio::as_tuple;
     using boost::asio::use_awaitable;
-    boost::system::error_code ec;
+    boost::system::error_code ec = first;
     std::size_t n = 0;
     bool written = false;
     for (;;) {
@@ -2624,6 +3453,14 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
             break;
         case sansio::action_type::event: handler.on_event(algo); break;
         case sansio::action_type::wait: ec = co_await dl.pause(act.duration()); break;
+        case sansio::action_type::handshake:
+            if constexpr (requires { handler.handshake(); handler.secure_stream(); }) {
+                const boost::system::error_code result = co_await handler.handshake();
+                co_return co_await run(handler.secure_stream(), algo, dl, handler, result);
+            } else {
+                ec = boost::asio::error::operation_not_supported;
+            }
+            break;
         case sansio::action_type::close: co_return boost::system::error_code{};
         case sansio::action_type::done: co_return act.error();
         }
@@ -2638,6 +3475,7 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
 // algorithms, carried out with blocking system calls on the calling thread
 
 
+#include <boost/asio/error.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <sys/socket.h>
@@ -2702,7 +3540,8 @@ boost::system::error_code connect_blocking(Socket& socket, const Endpoint& ep, s
  * `handler.on_event(algo)` for each event, `handler.next_message()` for each next_message
  * action, `handler.pause(d)` for each wait (both return an error_code), and
  * `handler.on_written()` after each successful write once the algorithm has taken its result
- * and `handler.on_writing()` before each write, as io::run() does.
+ * and `handler.on_writing()` before each write, as io::run() does. No TLS: a `handshake` action
+ * gets operation_not_supported.
  */
 template <class Socket, sansio_algorithm Algorithm, class Handler>
 boost::system::error_code run_blocking(Socket& socket, Algorithm& algo, Handler& handler) {
@@ -2764,6 +3603,7 @@ boost::system::error_code run_blocking(Socket& socket, Algorithm& algo, Handler&
             break;
         case sansio::action_type::event: handler.on_event(algo); break;
         case sansio::action_type::wait: ec = handler.pause(act.duration()); break;
+        case sansio::action_type::handshake: ec = boost::asio::error::operation_not_supported; break;  // no TLS here
         case sansio::action_type::close: return {};
         case sansio::action_type::done: return act.error();
         }
@@ -3406,6 +4246,45 @@ static_assert(protocol<lmtp>);
 // SPDX-License-Identifier: BSL-1.0
 // mailload/sink.hpp — the test server: accepts sessions and absorbs mail (smtp-sink)
 
+// ---- begin mailload/tls/no_tls.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/tls/no_tls.hpp — the TLS axis: its settings, and the policy without TLS
+
+
+#include <string>
+#include <string_view>
+
+namespace mailload {
+
+/// A source's TLS settings, used when its dialog asks for TLS (STARTTLS or TLS on connect).
+struct tls_client_options {
+    bool verify = false;      ///< check the server's certificate chain and name (off: load tests)
+    std::string ca_file;      ///< PEM file of trusted CAs (empty: the system's)
+    std::string server_name;  ///< SNI, and the name verified (empty: the address's host)
+};
+
+/// A sink's TLS settings, used when its server_config offers TLS (STARTTLS or TLS on connect).
+struct tls_server_options {
+    std::string cert_file;  ///< PEM certificate chain (empty: a self-signed one made at start)
+    std::string key_file;   ///< PEM private key (empty: in cert_file)
+};
+
+/// The TLS policy of sources and sinks that never secure a connection: nothing to link, and a
+/// dialog that asks for TLS fails with a clear error. Its types are empty placeholders.
+struct no_tls {
+    static constexpr std::string_view name = "none";
+    static constexpr bool enabled = false;
+    template <class Socket>
+    struct stream {};
+    struct client_context {};
+    struct server_context {};
+    struct resumption {};
+};
+
+static_assert(tls_policy<no_tls>);
+
+}  // namespace mailload
+// ---- end mailload/tls/no_tls.hpp ----
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -3413,6 +4292,7 @@ static_assert(protocol<lmtp>);
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
@@ -3446,6 +4326,7 @@ struct sink_options {
     std::uint64_t seed = 0;                  ///< for -W odds and dump names (0: from the clock)
     std::vector<int> stop_signals;           ///< signals that stop the sink (e.g. SIGTERM, SIGINT)
     sansio::server_config server;            ///< the protocol behaviour (the protocol policy sets `lmtp`)
+    tls_server_options tls;                  ///< when the server offers TLS (and the Tls policy has it)
 };
 
 /// Running totals (what smtp-sink's -c shows, and more).
@@ -3454,8 +4335,12 @@ struct sink_counters {
     std::uint64_t quits = 0;       ///< QUIT commands
     std::uint64_t messages = 0;    ///< complete messages
     std::uint64_t recipients = 0;  ///< recipients of complete messages
-    std::uint64_t data_bytes = 0;  ///< message data bytes of ended sessions
+    std::uint64_t data_bytes = 0;  ///< data bytes of the complete messages of ended sessions
     std::uint64_t accepted = 0;    ///< connections accepted
+    std::uint64_t tls = 0;          ///< TLS handshakes that succeeded
+    std::uint64_t tls_failed = 0;   ///< TLS handshakes that failed
+    std::uint64_t auth = 0;         ///< AUTH exchanges that authenticated (server_config::users)
+    std::uint64_t auth_failed = 0;  ///< AUTH exchanges that did not
     sansio::reply_tally replies;   ///< replies of ended sessions, by code
 };
 
@@ -3484,56 +4369,36 @@ struct session_info {
 /// protocol algorithm, for its stats() and how it ended: failed_while_writing(), ...).
 struct null_sink_observer {};
 
+namespace detail {
+
 /**
- * An SMTP/LMTP sink with its policies fixed at compile time. listen() binds; run() serves until
- * stop() (from any thread), -M, -n, or a fatal dump error; afterwards no session is left and no
- * unfinished dump remains.
- *
- * @par Example
- * @code
- * mailload::sink<mailload::smtp, mailload::unix_domain> sink{options};
- * if (auto err = sink.listen("unix:/tmp/sink.sock"); !err.empty()) return fail(err);
- * std::thread t([&] { report = sink.run(); });
- * ... run a client ...
- * sink.stop();
- * t.join();
- * @endcode
+ * What a sink does once it listens. It depends on the policies only through what changes the
+ * code (the server algorithm, shared by smtp and lmtp; the socket protocol, shared by the inet
+ * transports; the concurrency and the TLS policy), so that one engine serves every sink<...>
+ * that differs only in the others.
  */
-template <protocol Protocol, transport Transport, concurrency Concurrency = single_thread>
-class sink {
+template <class Algorithm, class SocketProtocol, concurrency Concurrency, class Tls>
+class sink_engine {
 public:
-    using endpoint_type = typename Transport::protocol_type::endpoint;
-    using socket_type = typename Transport::protocol_type::socket;
-    using acceptor_type = typename Transport::protocol_type::acceptor;
+    using endpoint_type = typename SocketProtocol::endpoint;
+    using socket_type = typename SocketProtocol::socket;
+    using acceptor_type = typename SocketProtocol::acceptor;
+    /// How a peer is named in dumps and logs (the transport's peer_name()).
+    using peer_name_fn = std::string (*)(const endpoint_type&);
 
-    explicit sink(sink_options options) : opts_(std::move(options)), acceptor_(loops_.executor_for(0)) {
-        opts_.server.lmtp = Protocol::is_lmtp;
+    sink_engine(sink_options options, peer_name_fn peer_name)
+        : opts_(std::move(options)), acceptor_(loops_.executor_for(0)), peer_name_(peer_name) {
         if (opts_.dump) opts_.server.content = true;
+        if (opts_.server.starttls || opts_.server.tls_on_connect) {
+            if constexpr (Tls::enabled) tls_.emplace(opts_.tls, opts_.server.hostname, tls_error_);
+            else tls_error_ = "TLS is not available: this sink's TLS policy is no_tls";
+        }
     }
 
-    /// Binds and listens on `address` (`[inet:][host]:port` or `unix:pathname`); returns an
-    /// empty string, or the diagnostic in Postfix's words.
-    std::string listen(std::string_view address) {
-        const auto parsed = sansio::parse_server_endpoint(address);
-        if (!parsed) return parsed.error;
-        if (!Transport::accepts(parsed.spec))
-            return std::string(address) + ": not an address of transport " + std::string(Transport::name);
-        auto resolved = Transport::resolve_listen(parsed.spec);
-        if (!resolved) {
-            if (parsed.spec.local) return resolved.error;
-            return std::string(address.starts_with("inet:") ? address.substr(5) : address) + ": " + resolved.error;
-        }
-        boost::system::error_code ec;
-        std::string what;
-        Transport::bind(acceptor_, resolved.endpoint, opts_.window_size, ec, what);
-        if (!ec) acceptor_.listen(opts_.backlog, ec);
-        if (ec) {
-            boost::system::error_code ignored;
-            acceptor_.close(ignored);
-            return what.empty() ? "listen: " + ec.message() : what;
-        }
-        return {};
-    }
+    /// Why the sink cannot serve, before it listens (a TLS certificate it cannot load); empty: none.
+    const std::string& setup_error() const noexcept { return tls_error_; }
+    acceptor_type& acceptor() noexcept { return acceptor_; }
+    const sink_options& options() const noexcept { return opts_; }
 
     /// The address listen() bound (an ephemeral port shows here).
     endpoint_type local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -3542,8 +4407,8 @@ public:
     const sink_counters& counters() const noexcept { return counters_; }
 
     /// Serves until stopped.
-    template <class Observer = null_sink_observer>
-    sink_report run(Observer&& observer = {}) {
+    template <class Observer>
+    sink_report run(Observer& observer) {
         const auto started = std::chrono::steady_clock::now();
         rng_.seed(opts_.seed ? opts_.seed : static_cast<std::uint64_t>(started.time_since_epoch().count()));
         boost::asio::co_spawn(acceptor_.get_executor(), accept_loop(observer), boost::asio::detached);
@@ -3580,7 +4445,8 @@ private:
         }
         socket_type socket;
         io::deadline deadline;
-        typename Protocol::server_algorithm algo;
+        Algorithm algo;
+        std::optional<typename Tls::template stream<socket_type>> tls;  // once secured
         std::optional<dump_writer> dump;
         session_info info;
         std::uint64_t recipients_counted = 0;
@@ -3620,7 +4486,7 @@ private:
                 co_await slot_.async_wait(as_tuple(use_awaitable));
                 continue;
             }
-            typename Transport::protocol_type::endpoint peer;  // from accept() itself: no getpeername()
+            endpoint_type peer;  // from accept() itself: no getpeername()
             auto [ec, sock] =
                 co_await acceptor_.async_accept(loops_.executor_for(next_id), peer, as_tuple(use_awaitable));
             if (stopping_) break;
@@ -3632,7 +4498,7 @@ private:
             if (++counters_.accepted == 1) first_accept_ = std::chrono::steady_clock::now();
             auto s = std::make_shared<session>(std::move(sock), opts_, rng_);
             s->info.id = ++next_id;
-            s->info.peer = Transport::peer_name(peer);
+            s->info.peer = peer_name_(peer);
             const auto ex = s->socket.get_executor();
             boost::asio::co_spawn(ex, serve(std::move(s), obs), boost::asio::detached);
         }
@@ -3640,14 +4506,41 @@ private:
 
     template <class Observer>
     struct handler {
-        sink& k;
+        sink_engine& k;
         session& s;
         Observer& obs;
-        void on_event(const typename Protocol::server_algorithm& algo) { k.on_event(s, algo, obs); }
+        void on_event(const Algorithm& algo) { k.on_event(s, algo, obs); }
         void on_written() {
             if (s.stop_once_answered && s.algo.stats().answered >= s.stop_once_answered) k.shutdown();
         }
+
+        /// The algorithm asks for TLS (STARTTLS, or TLS on connect): a server handshake on a new
+        /// TLS layer over the socket, under the time limit; counted.
+        boost::asio::awaitable<boost::system::error_code> handshake()
+            requires Tls::enabled
+        {
+            auto& tls = s.tls.emplace(s.socket, k.tls_->get());
+            s.deadline.begin();
+            auto [e] = co_await tls.async_handshake(boost::asio::ssl::stream_base::server,
+                                                    boost::asio::as_tuple(boost::asio::use_awaitable));
+            const boost::system::error_code ec = s.deadline.end(e);
+            ++(ec ? k.counters_.tls_failed : k.counters_.tls);
+            co_return ec;
+        }
+        auto& secure_stream()
+            requires Tls::enabled
+        {
+            return *s.tls;
+        }
     };
+
+    // A session that ended well (after QUIT's reply, or -q/-Q/-A) ends its TLS with a close_notify
+    // (RFC 8446 6.1), and waits for the client's, or its close, within the time limit.
+    static boost::asio::awaitable<void> close_tls(session& s) {
+        s.deadline.begin();
+        auto [e] = co_await s.tls->async_shutdown(boost::asio::as_tuple(boost::asio::use_awaitable));
+        s.deadline.end(e);
+    }
 
     // The watchdog shares the session, which lives until both it and serve() are done.
     static boost::asio::awaitable<void> watchdog(std::shared_ptr<session> s) {
@@ -3672,7 +4565,10 @@ private:
         handler<Observer> h{*this, s, obs};
         s.algo.start();
         ec = co_await io::run(s.socket, s.algo, s.deadline, h);
+        if constexpr (Tls::enabled)
+            if (s.tls && !ec) co_await close_tls(s);
         s.deadline.stop();
+        s.tls.reset();
         boost::system::error_code ignored;
         s.socket.close(ignored);
         ++counters_.sessions;
@@ -3688,7 +4584,7 @@ private:
     }
 
     template <class Observer>
-    void on_event(session& s, const typename Protocol::server_algorithm& algo, Observer& obs) {
+    void on_event(session& s, const Algorithm& algo, Observer& obs) {
         const sansio::server_event& ev = algo.event();
         std::string err;
         switch (ev.kind) {
@@ -3703,10 +4599,11 @@ private:
             if (!err.empty()) fatal(err);
             break;
         case sansio::server_event::data:
-            if (s.dump) s.dump->data();
+            if (s.dump) s.dump->data(ev.cmd == sansio::smtp_command::bdat);
             break;
         case sansio::server_event::content:
-            if (s.dump) s.dump->content(ev.text, err);
+            if (s.dump && ev.cmd == sansio::smtp_command::bdat) s.dump->chunk(ev.text, err);
+            else if (s.dump) s.dump->content(ev.text, err);
             if (!err.empty()) fatal(err);
             break;
         case sansio::server_event::message:
@@ -3721,6 +4618,7 @@ private:
             if (s.dump) s.dump->abandon();
             break;
         case sansio::server_event::quit: ++counters_.quits; break;
+        case sansio::server_event::auth: ++(ev.size == 235 ? counters_.auth : counters_.auth_failed); break;
         default: break;
         }
         if constexpr (requires { obs.on_event(s.info, ev); }) obs.on_event(s.info, ev);
@@ -3742,6 +4640,94 @@ private:
     std::chrono::steady_clock::time_point first_accept_, last_end_;
     sink_report report_;
     bool stopping_ = false;
+    peer_name_fn peer_name_;
+    std::optional<typename Tls::server_context> tls_;  // when the server offers TLS
+    std::string tls_error_;
+};
+
+}  // namespace detail
+
+/**
+ * An SMTP/LMTP (or QMQP) sink with its policies fixed at compile time. listen() binds; run()
+ * serves until stop() (from any thread), -M, -n, or a fatal dump error; afterwards no session is
+ * left and no unfinished dump remains.
+ *
+ * @tparam Protocol    smtp, lmtp or qmqp
+ * @tparam Transport   inet<any>, inet<v4>, inet<v6> or unix_domain
+ * @tparam Concurrency single_thread
+ * @tparam Tls         no_tls, or openssl_tls (<mailload/tls/openssl.hpp>) for STARTTLS and TLS on
+ *                     connect (server_config::starttls, tls_on_connect)
+ *
+ * @par Example
+ * @code
+ * mailload::sink<mailload::smtp, mailload::unix_domain> sink{options};
+ * if (auto err = sink.listen("unix:/tmp/sink.sock"); !err.empty()) return fail(err);
+ * std::thread t([&] { report = sink.run(); });
+ * ... run a client ...
+ * sink.stop();
+ * t.join();
+ * @endcode
+ */
+template <protocol Protocol, transport Transport, concurrency Concurrency = single_thread, tls_policy Tls = no_tls>
+class sink {
+    using engine_type = detail::sink_engine<typename Protocol::server_algorithm, typename Transport::protocol_type,
+                                            Concurrency, Tls>;
+
+public:
+    using endpoint_type = typename engine_type::endpoint_type;
+    using socket_type = typename engine_type::socket_type;
+    using acceptor_type = typename engine_type::acceptor_type;
+
+    explicit sink(sink_options options) : engine_(with_protocol(std::move(options)), &Transport::peer_name) {}
+
+    /// Binds and listens on `address` (`[inet:][host]:port` or `unix:pathname`); returns an
+    /// empty string, or the diagnostic in Postfix's words (or why TLS cannot be offered).
+    std::string listen(std::string_view address) {
+        if (!engine_.setup_error().empty()) return engine_.setup_error();
+        const auto parsed = sansio::parse_server_endpoint(address);
+        if (!parsed) return parsed.error;
+        if (!Transport::accepts(parsed.spec))
+            return std::string(address) + ": not an address of transport " + std::string(Transport::name);
+        auto resolved = Transport::resolve_listen(parsed.spec);
+        if (!resolved) {
+            if (parsed.spec.local) return resolved.error;
+            return std::string(address.starts_with("inet:") ? address.substr(5) : address) + ": " + resolved.error;
+        }
+        acceptor_type& acceptor = engine_.acceptor();
+        boost::system::error_code ec;
+        std::string what;
+        Transport::bind(acceptor, resolved.endpoint, engine_.options().window_size, ec, what);
+        if (!ec) acceptor.listen(engine_.options().backlog, ec);
+        if (ec) {
+            boost::system::error_code ignored;
+            acceptor.close(ignored);
+            return what.empty() ? "listen: " + ec.message() : what;
+        }
+        return {};
+    }
+
+    /// The address listen() bound (an ephemeral port shows here).
+    endpoint_type local_endpoint() const { return engine_.local_endpoint(); }
+
+    /// Live totals, for observers (read them from the sink's own thread).
+    const sink_counters& counters() const noexcept { return engine_.counters(); }
+
+    /// Serves until stopped.
+    template <class Observer = null_sink_observer>
+    sink_report run(Observer&& observer = {}) {
+        return engine_.run(observer);
+    }
+
+    /// Stops serving: closes the listener and every session (safe from any thread).
+    void stop() { engine_.stop(); }
+
+private:
+    static sink_options with_protocol(sink_options o) {
+        o.server.lmtp = Protocol::is_lmtp;
+        return o;
+    }
+
+    engine_type engine_;
 };
 
 }  // namespace mailload
@@ -3756,6 +4742,7 @@ private:
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
@@ -3793,6 +4780,7 @@ struct source_options {
     std::uint64_t seed = 0;              ///< random pacing seed (0: from the clock)
     sansio::client_config client;        ///< the dialog (the protocol policy sets `lmtp`)
     sansio::message_options message;     ///< the content
+    tls_client_options tls;              ///< when the dialog asks for TLS (and the Tls policy has it)
 };
 
 /// Replies counted by the stage of the dialog they answered and their code (000-999; QMQP's
@@ -3829,9 +4817,12 @@ struct source_report {
     std::uint64_t connections = 0;       ///< connections established
     std::uint64_t connect_failures = 0;  ///< failed connect() attempts, retried or not
     std::uint64_t late_starts = 0;       ///< open loop: messages that started over 1 ms after they were due
+    std::uint64_t tls_handshakes = 0;    ///< TLS handshakes that succeeded
+    std::uint64_t tls_resumed = 0;       ///< of which resumed an earlier TLS session
     /// ns from each message's start (its claim; open loop: when it was due) to its acceptance
     report::histogram latency;
     report::histogram connect_latency;  ///< ns of each successful connect
+    report::histogram tls_latency;      ///< ns of each successful TLS handshake
     /// ns from the write of each command to its reply, by stage (greeting: from the connect)
     std::array<report::histogram, sansio::client_stage_count> reply_latency;
     reply_counts replies;
@@ -3852,8 +4843,11 @@ struct source_report {
         connections += o.connections;
         connect_failures += o.connect_failures;
         late_starts += o.late_starts;
+        tls_handshakes += o.tls_handshakes;
+        tls_resumed += o.tls_resumed;
         latency.merge(o.latency);
         connect_latency.merge(o.connect_latency);
+        tls_latency.merge(o.tls_latency);
         for (std::size_t i = 0; i < reply_latency.size(); ++i) reply_latency[i].merge(o.reply_latency[i]);
         replies.merge(o.replies);
         for (const auto& [e, n] : o.io_errors)
@@ -3868,54 +4862,57 @@ struct source_report {
 /// (thread_pool, thread_per_session) they are called from each.
 struct null_observer {};
 
-/**
- * A load generator with every choice fixed at compile time.
- *
- * @tparam Protocol    smtp, lmtp or qmqp
- * @tparam Transport   inet<any>, inet<v4>, inet<v6> or unix_domain
- * @tparam Concurrency single_thread, thread_pool or thread_per_session
- * @tparam Pacing      no_pacing, fixed_interval, random_interval or constant_rate
- *
- * @par Example
- * @code
- * mailload::source<mailload::smtp, mailload::inet_any> load{options};
- * auto report = load.run("127.0.0.1:2525");
- * @endcode
- */
-template <protocol Protocol, transport Transport, concurrency Concurrency = single_thread, pacing Pacing = no_pacing>
-class source {
-public:
-    using endpoint_type = typename Transport::protocol_type::endpoint;
-    using socket_type = typename Transport::protocol_type::socket;
-    using clock = std::chrono::steady_clock;
+namespace detail {
 
-    explicit source(source_options options, Pacing pacing = {}) : opts_(std::move(options)), pacing_(pacing) {
-        opts_.client.lmtp = Protocol::is_lmtp;
+/**
+ * What a source does once its address is resolved. It depends on the policies only through what
+ * changes the code: the protocol's algorithm and content types (smtp and lmtp share them: LMTP is
+ * client_config::lmtp), the socket protocol (inet<any>, inet<v4> and inet<v6> share TCP's), the
+ * concurrency, the pacing and the TLS policy. So source<smtp, inet4, ...> and
+ * source<lmtp, inet6, ...> run one engine, compiled once: a tool that dispatches over every
+ * policy compiles a quarter of the code it would otherwise.
+ */
+template <class Algorithm, class Content, class SocketProtocol, concurrency Concurrency, pacing Pacing, class Tls>
+class source_engine {
+public:
+    using endpoint_type = typename SocketProtocol::endpoint;
+    using socket_type = typename SocketProtocol::socket;
+    using clock = std::chrono::steady_clock;
+    /// Sets a client socket's options before connect (the transport's prepare()).
+    using prepare_fn = void (*)(socket_type&, const client_socket_options&);
+
+    source_engine(source_options options, Pacing pacing, prepare_fn prepare)
+        : opts_(std::move(options)), pacing_(pacing), prepare_(prepare) {
         opts_.client.replies = true;                  // each reply is timed and counted
         opts_.client.pipeline_next = !Pacing::paced;  // claiming early would skip the wait
         const std::size_t content = opts_.message.file_content ? opts_.message.file_content->size() : opts_.message.length;
         socket_options_ = {opts_.window_size, content > large_message};
     }
 
-    /// Parses and resolves `address` (`[inet:]host[:port]` or `unix:pathname`) and runs.
-    template <class Observer = null_observer>
-    source_report run(std::string_view address, Observer&& observer = {}) {
-        auto parsed = sansio::parse_client_endpoint(address, Protocol::default_port);
-        if (!parsed) return failed(std::move(parsed.error));
-        if (!Transport::accepts(parsed.spec))
-            return failed(std::string(address) + ": not an address of transport " + std::string(Transport::name));
-        auto resolved = Transport::resolve(parsed.spec);
-        if (!resolved) {
-            if (parsed.spec.local) return failed(std::move(resolved.error));
-            const std::string_view shown = address.starts_with("inet:") ? address.substr(5) : address;
-            return failed(std::string(shown) + ": " + resolved.error);
-        }
-        return run_endpoint(resolved.endpoint, observer);
+    /// A run that failed before it began, with `what` to say why.
+    static source_report failed(std::string what) {
+        source_report r;
+        r.error = boost::asio::error::invalid_argument;
+        r.what = std::move(what);
+        return r;
     }
 
-    /// Runs to completion (or to the first fatal error) against `endpoint`.
-    template <class Observer = null_observer>
-    source_report run_endpoint(const endpoint_type& endpoint, Observer&& observer = {}) {
+    /// Runs to completion (or to the first fatal error) against `endpoint`, sending `content`;
+    /// `server_name` is the name TLS checks (the address's host).
+    template <class Observer>
+    source_report run(const endpoint_type& endpoint, const Content& content, std::string_view server_name,
+                      Observer& observer) {
+        if (opts_.client.starttls || opts_.client.tls_on_connect) {
+            if constexpr (!Tls::enabled) {
+                return failed("TLS is not available: this source's TLS policy is no_tls");
+            } else if constexpr (Concurrency::blocking) {
+                return failed("TLS is not available with blocking sessions (thread_per_session)");
+            } else {
+                std::string error;
+                tls_.emplace(opts_.tls, server_name, error);
+                if (!error.empty()) return failed(std::move(error));
+            }
+        }
         claimed_ = 0;
         rcpt_sequence_ = 0;
         stopping_ = false;
@@ -3925,7 +4922,6 @@ public:
         what_.clear();
         started_ = clock::now();
         ends_ = opts_.duration.count() > 0 ? started_ + opts_.duration : clock::time_point::max();
-        const typename Protocol::client_content content = Protocol::make_content(opts_.client, opts_.message);
         source_report report;
         {
             Concurrency loops(opts_.threads);
@@ -3968,13 +4964,14 @@ public:
 
 private:
     struct session {
-        session(const boost::asio::any_io_executor& ex, const source_options& o,
-                const typename Protocol::client_content& b, std::atomic<std::uint64_t>& seq, std::uint64_t seed,
-                source_report& part)
+        session(const boost::asio::any_io_executor& ex, const source_options& o, const Content& b,
+                std::atomic<std::uint64_t>& seq, std::uint64_t seed, source_report& part)
             : socket(ex), deadline(ex, o.timeout), algo(o.client, b, seq), rng(seed), shard(part) {}
         socket_type socket;
         io::deadline deadline;
-        typename Protocol::client_algorithm algo;
+        Algorithm algo;
+        std::optional<typename Tls::template stream<socket_type>> tls;  // the connection's, once secured
+        typename Tls::resumption resume;  // the TLS session the next connection resumes
         std::mt19937_64 rng;
         source_report& shard;         // this session's thread's counters
         clock::time_point started_at;  // the message in progress: claimed (open loop: due)
@@ -3999,13 +4996,6 @@ private:
         std::uint32_t left;
         clock::time_point due;
     };
-
-    static source_report failed(std::string what) {
-        source_report r;
-        r.error = boost::asio::error::invalid_argument;
-        r.what = std::move(what);
-        return r;
-    }
 
     bool messages_left() const noexcept {
         return claimed_.load(std::memory_order_relaxed) < opts_.messages && !stopping_ &&
@@ -4124,13 +5114,13 @@ private:
     // What a session's protocol events and writes mean to the report: latencies and counts.
     template <class Observer>
     struct recorder {
-        source& src;
+        source_engine& src;
         session& s;
         Observer& obs;
 
         void on_writing() { s.sent_at = clock::now(); }
 
-        void on_event(const typename Protocol::client_algorithm& algo) {
+        void on_event(const Algorithm& algo) {
             const sansio::client_event& e = algo.event();
             if (e.kind == sansio::client_event::reply) {
                 s.shard.reply_latency[static_cast<std::size_t>(e.stage)].record(elapsed_ns(s.sent_at));
@@ -4158,7 +5148,43 @@ private:
             }
             co_return boost::system::error_code(error::no_more_messages);
         }
+
+        /// The algorithm asks for TLS: a client handshake on a new TLS layer over the socket,
+        /// resuming the session's last TLS session, under the time limit; timed and counted.
+        boost::asio::awaitable<boost::system::error_code> handshake()
+            requires Tls::enabled
+        {
+            session& s = this->s;
+            auto& tls = this->src.tls_->start(s.tls, s.socket, s.resume);
+            const auto began = clock::now();
+            s.deadline.begin();
+            auto [e] = co_await tls.async_handshake(boost::asio::ssl::stream_base::client,
+                                                    boost::asio::as_tuple(boost::asio::use_awaitable));
+            const boost::system::error_code ec = s.deadline.end(e);
+            if (!ec) {
+                ++s.shard.tls_handshakes;
+                if (Tls::resumption::resumed(tls.native_handle())) ++s.shard.tls_resumed;
+                s.shard.tls_latency.record(recorder<Observer>::elapsed_ns(began));
+            }
+            co_return ec;
+        }
+        auto& secure_stream()
+            requires Tls::enabled
+        {
+            return *this->s.tls;
+        }
     };
+
+    /// A connection ends: after a dialog that ended well (`ec`), its TLS session is kept for the
+    /// next one to resume.
+    static void end_tls(session& s, boost::system::error_code ec) {
+        if constexpr (Tls::enabled) {
+            if (s.tls) {
+                if (!ec) s.resume.keep(s.tls->native_handle());
+                s.tls.reset();
+            }
+        }
+    }
 
     template <class Observer>
     struct blocking_handler : recorder<Observer> {
@@ -4209,7 +5235,7 @@ private:
             const auto began = clock::now();
             auto ec = co_await io::connect(
                 s.socket, endpoint, opts_.connect_attempts, s.deadline,
-                [this](socket_type& sock) { Transport::prepare(sock, socket_options_); },
+                [this](socket_type& sock) { prepare_(sock, socket_options_); },
                 [this, &s, &obs](boost::system::error_code e) {
                     on_connect_failure(s, e);
                     (void)obs;  // used only by observers that take on_connect_retry()
@@ -4223,6 +5249,7 @@ private:
             }
             connected(s, *c, began, obs);
             ec = co_await io::run(s.socket, s.algo, s.deadline, h);
+            end_tls(s, ec);
             boost::system::error_code ignored;
             s.socket.close(ignored);  // SO_LINGER 0: an abortive close, as Postfix's
             if (!dialog_ended(s, ec)) break;
@@ -4240,7 +5267,7 @@ private:
             const auto began = clock::now();
             auto ec = io::connect_blocking(  // a connect in progress is bounded by its time limit
                 s.socket, endpoint, opts_.connect_attempts, opts_.timeout,
-                [this](socket_type& sock) { Transport::prepare(sock, socket_options_); },
+                [this](socket_type& sock) { prepare_(sock, socket_options_); },
                 [this, &s, &obs](boost::system::error_code e) {
                     on_connect_failure(s, e);
                     (void)obs;
@@ -4273,6 +5300,8 @@ private:
 
     source_options opts_;
     Pacing pacing_;
+    prepare_fn prepare_;
+    std::optional<typename Tls::client_context> tls_;  // a run's TLS, when its dialog asks for TLS
     Concurrency* loops_ = nullptr;
     std::vector<std::unique_ptr<session>>* sessions_ = nullptr;
     clock::time_point started_, ends_;
@@ -4289,6 +5318,78 @@ private:
     std::condition_variable gate_cv_;
     std::uint32_t connecting_ = 0;
     std::deque<boost::asio::steady_timer*> connect_waiters_;
+};
+
+}  // namespace detail
+
+/**
+ * A load generator with every choice fixed at compile time.
+ *
+ * @tparam Protocol    smtp, lmtp or qmqp
+ * @tparam Transport   inet<any>, inet<v4>, inet<v6> or unix_domain
+ * @tparam Concurrency single_thread, thread_pool or thread_per_session
+ * @tparam Pacing      no_pacing, fixed_interval, random_interval or constant_rate
+ * @tparam Tls         no_tls, or openssl_tls (<mailload/tls/openssl.hpp>) for STARTTLS and TLS on
+ *                     connect (client_config::starttls, tls_on_connect)
+ *
+ * @par Example
+ * @code
+ * mailload::source<mailload::smtp, mailload::inet_any> load{options};
+ * auto report = load.run("127.0.0.1:2525");
+ * @endcode
+ */
+template <protocol Protocol, transport Transport, concurrency Concurrency = single_thread, pacing Pacing = no_pacing,
+          tls_policy Tls = no_tls>
+class source {
+    using engine_type = detail::source_engine<typename Protocol::client_algorithm, typename Protocol::client_content,
+                                              typename Transport::protocol_type, Concurrency, Pacing, Tls>;
+
+public:
+    using endpoint_type = typename engine_type::endpoint_type;
+    using socket_type = typename engine_type::socket_type;
+    using clock = std::chrono::steady_clock;
+
+    explicit source(source_options options, Pacing pacing = {})
+        : engine_(with_protocol(std::move(options)), pacing, &Transport::prepare) {}
+
+    /// Parses and resolves `address` (`[inet:]host[:port]` or `unix:pathname`) and runs.
+    template <class Observer = null_observer>
+    source_report run(std::string_view address, Observer&& observer = {}) {
+        auto parsed = sansio::parse_client_endpoint(address, Protocol::default_port);
+        if (!parsed) return engine_type::failed(std::move(parsed.error));
+        if (!Transport::accepts(parsed.spec))
+            return engine_type::failed(std::string(address) + ": not an address of transport " +
+                                       std::string(Transport::name));
+        auto resolved = Transport::resolve(parsed.spec);
+        if (!resolved) {
+            if (parsed.spec.local) return engine_type::failed(std::move(resolved.error));
+            const std::string_view shown = address.starts_with("inet:") ? address.substr(5) : address;
+            return engine_type::failed(std::string(shown) + ": " + resolved.error);
+        }
+        return run_with(resolved.endpoint, parsed.spec.local ? "localhost" : parsed.spec.host, observer);
+    }
+
+    /// Runs to completion (or to the first fatal error) against `endpoint`.
+    template <class Observer = null_observer>
+    source_report run_endpoint(const endpoint_type& endpoint, Observer&& observer = {}) {
+        return run_with(endpoint, "localhost", observer);
+    }
+
+    const source_options& options() const noexcept { return engine_.options(); }
+
+private:
+    static source_options with_protocol(source_options o) {
+        o.client.lmtp = Protocol::is_lmtp;
+        return o;
+    }
+
+    template <class Observer>
+    source_report run_with(const endpoint_type& endpoint, std::string_view server_name, Observer& observer) {
+        const typename Protocol::client_content content = Protocol::make_content(options().client, options().message);
+        return engine_.run(endpoint, content, server_name, observer);
+    }
+
+    engine_type engine_;
 };
 
 }  // namespace mailload

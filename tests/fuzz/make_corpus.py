@@ -67,13 +67,21 @@ def zeros(n):
     return bytes(n)
 
 
-def srv_hdr(flags=0, hard=0, soft=0, drop=0, close=0, log=0, delay=0, seed=0, mode=0, end=0, texts=0):
+def srv_hdr(flags=0, hard=0, soft=0, drop=0, close=0, log=0, delay=0, seed=0, mode=0, end=0, texts=0, ext=0, size=0,
+            starttls_in=0):
     le = lambda v: bytes([v & 255, v >> 8])
-    return bytes([flags]) + le(hard) + le(soft) + le(drop) + le(close) + le(log) + bytes([delay, seed, mode, end, texts])
+    return (bytes([flags]) + le(hard) + le(soft) + le(drop) + le(close) + le(log)
+            + bytes([delay, seed, mode, end, texts, ext, size, starttls_in]))
 
 
 CMD = {n: i for i, n in enumerate(["connect", "helo", "ehlo", "lhlo", "xclient", "xforward", "auth", "mail",
-                                    "rcpt", "data", ".", "rset", "noop", "vrfy", "quit"])}
+                                    "rcpt", "data", ".", "rset", "noop", "vrfy", "quit", "bdat", "starttls"])}
+# smtp_server's extensions (header byte 16): a session using them all, from the unit tests: AUTH
+# PLAIN and LOGIN for the one user ("user", "pass"), SIZE=, BDAT chunks, STARTTLS, then DATA
+EXT_CHUNKING, EXT_SMTPUTF8, EXT_STARTTLS, EXT_TLS_ON_CONNECT, EXT_USERS = 1, 2, 4, 8, 16
+EXT_CLIENT = (b"EHLO c\r\nAUTH PLAIN AHVzZXIAcGFzcw==\r\nMAIL FROM:<a@b> SIZE=100\r\nRCPT TO:<c@d>\r\n"
+              b"BDAT 5\r\nhelloBDAT 3 LAST\r\nxyzRSET\r\nSTARTTLS\r\nEHLO c\r\nAUTH LOGIN\r\ndXNlcg==\r\n"
+              b"cGFzcw==\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n" + MSG)
 
 SEEDS = {
     "reply_parser": {
@@ -126,7 +134,9 @@ SEEDS = {
         "keepalive_obs2": srv_hdr(flags=16, mode=6, seed=3) + OBS2_CLIENT,
         "long_line_obs15": srv_hdr(mode=7) + LONG_LINE,
         "hard_rcpt_obs28": srv_hdr(hard=1 << CMD["rcpt"], close=1 << CMD["quit"]) + OBS1_CLIENT,
-        "abort_data": srv_hdr(delay=64, end=4) + OBS1_CLIENT,
+        # -A after DATA (every wait fails), after the extensions
+        "extensions_abort_data": srv_hdr(delay=64, end=4, mode=4, seed=1, size=50, flags=16,
+                                         ext=EXT_CHUNKING | EXT_SMTPUTF8 | EXT_STARTTLS | EXT_USERS) + EXT_CLIENT,
         "burst": srv_hdr(flags=32) + BURST,
     },
     "smtp_command": {
@@ -142,20 +152,35 @@ SEEDS = {
         "file_obs6": header(0, 0, 0) + b"HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + MSG_F,
     },
     "smtp_client": {
-        "defaults_obs1": zeros(6) + OBS1_SERVER,
-        "keepalive_obs2": header(4, 2 << 4, 0, 0, 0, 0) + OBS2_SERVER,
-        "lmtp_obs4": header(1, 2 | 1 << 2, 0, 0, 0, 0) + OBS4_SERVER,
-        "pipelining": header(64 | 16, 1, 0, 3, 5, 0) + b"220 smtp-sink ESMTP\r\n" + EHLO
+        # 8 header bytes: see tests/fuzz/smtp_client.cpp
+        "defaults_obs1": zeros(8) + OBS1_SERVER,
+        "keepalive_obs2": header(4, 2 << 4, 0, 0, 0, 0, 0, 0) + OBS2_SERVER,
+        "lmtp_obs4": header(1, 2 | 1 << 2, 0, 0, 0, 0, 0, 0) + OBS4_SERVER,
+        "pipelining": header(64 | 16, 1, 0, 3, 5, 0, 0, 0) + b"220 smtp-sink ESMTP\r\n" + EHLO
         + b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
         b"250 2.0.0 Ok\r\n221 Bye\r\n",
-        "rejected_obs28": zeros(6) + b"220 smtp-sink ESMTP\r\n250 smtp-sink\r\n250 2.1.0 Ok\r\n"
+        "rejected_obs28": zeros(8) + b"220 smtp-sink ESMTP\r\n250 smtp-sink\r\n250 2.1.0 Ok\r\n"
         b"500 5.3.0 Error: command failed\r\n",
-        "ignore_rejects_obs29": header(1 | 8 | 32, 2 | 3 << 2, 0, 0, 0, 0) + b"220 fake LMTP\r\n250 fake\r\n250 ok\r\n"
-        b"250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go\r\n250 2.0.0 delivered to rcpt 1\r\n"
+        "ignore_rejects_obs29": header(1 | 8 | 32, 2 | 3 << 2, 0, 0, 0, 0, 0, 0) + b"220 fake LMTP\r\n250 fake\r\n"
+        b"250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go\r\n250 2.0.0 delivered to rcpt 1\r\n"
         b"250 2.0.0 delivered to rcpt 3\r\n",
-        "closing_421": header(8, 0, 0, 0, 0, 0) + b"421 4.0.0 Server closing connection\r\n",
-        "old_mode_obs8": header(2, 0, 25, 1, 8, 1) + b"220 smtp-sink ESMTP\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
-        b"354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok\r\n221 Bye\r\n",
+        "closing_421": header(8, 0, 0, 0, 0, 0, 0, 0) + b"421 4.0.0 Server closing connection\r\n",
+        "old_mode_obs8": header(2, 0, 25, 1, 8, 1, 0, 0) + b"220 smtp-sink ESMTP\r\n250 2.1.0 Ok\r\n"
+        b"250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok\r\n221 Bye\r\n",
+        # -v --starttls --chunking --chunk-size=100 --size --auth-mech=PLAIN (unit tests); one byte per
+        # read, or the client drops what it read after STARTTLS's 220
+        "starttls_auth_bdat": header(16, 0, 0, 0, 1, 0, 2 | 8 | 128, 2 | 10 << 4)
+        + b"220 mx ESMTP\r\n250-mx\r\n250-STARTTLS\r\n250 SIZE 10240000\r\n220 2.0.0 Ready to start TLS\r\n"
+        b"250-mx\r\n250-AUTH PLAIN LOGIN\r\n250-CHUNKING\r\n250 SIZE 10240000\r\n"
+        b"235 2.7.0 Authentication successful\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 100 bytes\r\n"
+        b"250 2.0.0 Ok: queued\r\n221 Bye\r\n",
+        # -A -d -r 2 -m 2 --pipelining --tls-on-connect --binarymime --smtputf8 --auth-mech=LOGIN
+        # --chunk-size=25: each message in 8 chunks
+        "pipelined_bdat": header(64 | 8 | 4, 1 | 1 << 4, 0, 0, 0, 0, 1 | 4 | 8 | 16 | 64, 3 | 5 << 4)
+        + b"220 mx ESMTP\r\n250-mx\r\n250-PIPELINING\r\n250-AUTH LOGIN\r\n250-CHUNKING\r\n250-BINARYMIME\r\n"
+        b"250 SMTPUTF8\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 2.7.0 Ok\r\n"
+        + (b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 no\r\n" + b"250 2.0.0 chunk\r\n" * 8) * 2
+        + b"221 Bye\r\n",
     },
     "address": {
         "inet_v4": b"\x00inet:127.0.0.1:25",

@@ -28,9 +28,8 @@
 
 #include "options_support.hpp"
 
-#define main tool_main
+#define MAILLOAD_OPTIONS_ONLY 1  // parse() without main()
 #include <qmqp-sink/qmqp_sink.cpp>
-#undef main
 
 namespace {
 

@@ -25,9 +25,8 @@
 
 #include "options_support.hpp"
 
-#define main tool_main
+#define MAILLOAD_OPTIONS_ONLY 1  // parse() without main()
 #include <qmqp-source/qmqp_source.cpp>
-#undef main
 
 namespace {
 

@@ -34,9 +34,8 @@
 
 #include "options_support.hpp"
 
-#define main tool_main
+#define MAILLOAD_OPTIONS_ONLY 1  // parse() without main()
 #include <smtp-sink/smtp_sink.cpp>
-#undef main
 
 namespace {
 

@@ -36,9 +36,8 @@
 
 #include "options_support.hpp"
 
-#define main tool_main
+#define MAILLOAD_OPTIONS_ONLY 1  // parse() without main()
 #include <smtp-source/smtp_source.cpp>
-#undef main
 
 namespace {
 

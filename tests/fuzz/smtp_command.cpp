@@ -73,7 +73,9 @@ std::optional<smtp_command> lookup(std::string_view name)
         "rset",
         "noop",
         "vrfy",
-        "quit"};
+        "quit",
+        "bdat",
+        "starttls"};
     const std::string l = lower(name);
     for (std::size_t i = 0; i < std::size(names); ++i)
         if (l == names[i])
@@ -157,7 +159,7 @@ expected model(std::string_view in, bool lmtp)
             continue;
         }
         if (!cmd || *cmd == c::connect || (*cmd == c::helo && lmtp) || (*cmd == c::ehlo && lmtp) ||
-            (*cmd == c::lhlo && !lmtp))
+            (*cmd == c::lhlo && !lmtp) || *cmd == c::bdat || *cmd == c::starttls)  // both off by default
         {
             x.replies += "500 5.5.1 Error: unknown command\r\n";
             continue;

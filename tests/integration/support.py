@@ -288,27 +288,35 @@ def start_listening_process(make_args, workdir, name="server", host="127.0.0.1",
 
 
 class Result:
-    """What a finished run produced."""
+    """What a finished run produced (maxrss_kb: the program's peak resident set size, when asked)."""
 
-    def __init__(self, args, returncode, stdout, stderr, pid, elapsed):
+    def __init__(self, args, returncode, stdout, stderr, pid, elapsed, maxrss_kb=None):
         self.args = args
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
         self.pid = pid
         self.elapsed = elapsed
+        self.maxrss_kb = maxrss_kb
 
     def __repr__(self):
         return "Result(args=%r, rc=%r, stdout=%r, stderr=%r)" % (self.args, self.returncode,
                                                                  self.stdout[:500], self.stderr[:2000])
 
 
-def run(args, timeout=RUN_TIMEOUT, executable=None, cwd=None, stdin=subprocess.DEVNULL):
+def run(args, timeout=RUN_TIMEOUT, executable=None, cwd=None, stdin=subprocess.DEVNULL, rss=False):
     """Run a program to completion with a time limit; capture stdout and stderr (bytes).
 
-    On timeout the process (our own child, by PID) is killed and TimeoutError is raised.
+    On timeout the process (our own child, by PID) is killed and TimeoutError is raised. With
+    `rss`, the program runs under GNU time (package `time`), which forks it from its own small
+    image and reports its peak RSS: a program's own rusage would count the test's image, which it
+    had before its exec.
     """
     start = time.monotonic()
+    if rss:
+        fd, rss_file = tempfile.mkstemp(prefix="mailload-rss-")
+        os.close(fd)
+        args = ["/usr/bin/time", "-f", "%M", "-o", rss_file, "--"] + list(args)
     proc = subprocess.Popen(list(args), executable=executable, cwd=cwd, stdin=stdin,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -317,7 +325,13 @@ def run(args, timeout=RUN_TIMEOUT, executable=None, cwd=None, stdin=subprocess.D
         proc.kill()
         out, err = proc.communicate()
         raise TimeoutError("%r did not finish within %ss; stderr=%r" % (args, timeout, err))
-    return Result(list(args), proc.returncode, out, err, proc.pid, time.monotonic() - start)
+    maxrss = None
+    if rss:
+        with open(rss_file) as f:
+            maxrss = int(f.read().split()[-1])
+        os.unlink(rss_file)
+        args = args[6:]
+    return Result(list(args), proc.returncode, out, err, proc.pid, time.monotonic() - start, maxrss)
 
 
 def program_link(directory, name, target):

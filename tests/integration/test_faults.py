@@ -6,8 +6,10 @@
 Each fault is a scripted fake server on 127.0.0.1 (support.FakeServer). Our smtp-source runs
 against it with --report=json, and Postfix's /usr/sbin/smtp-source against a fresh copy of the
 same server, to show the difference where there is one. After each: the process ended by itself
-(a time limit on every run), with the documented status and Postfix's wording on stderr, and the
-report counts exactly what the server accepted before the fault, the I/O error by kind.
+(a time limit on every run), with the documented status and Postfix's wording on stderr, the
+report counts exactly what the server accepted before the fault, the I/O error by kind, and our
+source's peak RSS stayed within RSS_MARGIN_KB of a run with the same options against a server
+that behaves (memory stayed bounded, whatever the server sent: a flood of 64 MB too).
 
 Faults: a reset (RST) mid-greeting, mid-reply and mid-DATA; a close after 354; 421 at each stage;
 every reply split into single bytes; 1 MB without a newline; NUL and 8-bit bytes in replies; a
@@ -31,6 +33,8 @@ BINDIR = support.take_option(sys.argv, "--bindir")
 POSTFIX = "/usr/sbin/smtp-source"
 TMP = OURS = PF = None
 ARGV0 = b"<ARGV0>"
+RSS_MARGIN_KB = 8 * 1024  # what a fault may add to our source's peak RSS
+_baseline_kb = {}         # peak RSS of a good run, by options
 
 
 def setUpModule():
@@ -101,17 +105,26 @@ class Script:
 
 
 class FaultTest(unittest.TestCase):
-    def run_source(self, program, script, args=("-m", "3", "-d"), extra=()):
+    def run_source(self, program, script, args=("-m", "3", "-d"), extra=(), rss=False):
         server = support.FakeServer(script)
         try:
-            return support.run([program] + list(extra) + list(args) + [server.address], timeout=30), script
+            return support.run([program] + list(extra) + list(args) + [server.address], timeout=30, rss=rss), script
         finally:
             server.close()
 
     def ours(self, script, args=("-m", "3", "-d")):
-        res, script = self.run_source(OURS, script, args, ["--report=json", "--timeout=2"])
+        res, script = self.run_source(OURS, script, args, ["--report=json", "--timeout=2"], rss=True)
         report = json.loads(res.stdout.decode())
+        self.assertLess(res.maxrss_kb, self.baseline_kb(args) + RSS_MARGIN_KB, "peak RSS, kB")
         return res, report, script
+
+    def baseline_kb(self, args):
+        """Our source's peak RSS with `args` against a server that behaves."""
+        if args not in _baseline_kb:
+            res, _ = self.run_source(OURS, Script(), args, ["--report=json", "--timeout=2"], rss=True)
+            self.assertEqual(res.returncode, 0, res)
+            _baseline_kb[args] = res.maxrss_kb
+        return _baseline_kb[args]
 
     def postfix(self, script, args=("-m", "3", "-d")):
         return self.run_source(PF, script, args)[0]
@@ -208,16 +221,19 @@ class FaultTest(unittest.TestCase):
     # -- hostile ones -------------------------------------------------------------------------------
 
     def test_a_megabyte_without_a_newline(self):
-        def flood(sock, reader):
-            try:
-                sock.sendall(b"220" + b"x" * (1 << 20))
-                sock.recv(1)
-            except OSError:
-                pass  # the client gave up first: what it should do
-        res, report, _ = self.ours(Script("greeting", flood))
-        self.assertEqual(res.returncode, 1, res)
-        self.assertRegex(self.stderr(res, OURS), r"^<ARGV0>: fatal: .*greeting")
-        self.assertEqual(report["messages"]["sent"], 0)
+        # and 64 MB: the peak RSS check of ours() shows that none of it is kept
+        for megabytes in (1, 64):
+            with self.subTest(megabytes=megabytes):
+                def flood(sock, reader):
+                    try:
+                        sock.sendall(b"220" + b"x" * (megabytes << 20))
+                        sock.recv(1)
+                    except OSError:
+                        pass  # the client gave up first: what it should do
+                res, report, _ = self.ours(Script("greeting", flood))
+                self.assertEqual(res.returncode, 1, res)
+                self.assertRegex(self.stderr(res, OURS), r"^<ARGV0>: fatal: .*greeting")
+                self.assertEqual(report["messages"]["sent"], 0)
 
     def test_a_server_that_never_answers(self):
         def silent(sock, reader):

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Integration tests of mailload's qmqp-source and qmqp-sink against Postfix's real programs.
 
-    python3 tests/integration/test_qmqp.py --bindir DIR [unittest options]
+    python3 tests/integration/test_qmqp.py --bindir DIR [--sink-bindir DIR] [unittest options]
+
+--sink-bindir: where our qmqp-sink is (default: --bindir; tools/test.sh's TSan step builds only
+the sources).
 
 DIR holds our built `qmqp-source` and `qmqp-sink`.  Postfix's /usr/sbin/qmqp-source and
 /usr/sbin/qmqp-sink (Debian 12: Postfix 3.7.11; both programs are unchanged up to 3.11.6) are the
@@ -34,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import support  # noqa: E402
 
 BINDIR = support.take_option(sys.argv, "--bindir")
+SINK_BINDIR = support.take_option(sys.argv, "--sink-bindir") or BINDIR
 POSTFIX_QMQP_SOURCE = "/usr/sbin/qmqp-source"
 POSTFIX_QMQP_SINK = "/usr/sbin/qmqp-sink"
 HOST = socket.gethostname()
@@ -54,14 +58,14 @@ def setUpModule():
     global TMP, PF_SOURCE, PF_SINK, OUR_SOURCE, OUR_SINK
     if not BINDIR:
         raise RuntimeError("usage: test_qmqp.py --bindir DIR [unittest args]")
-    for name in ("qmqp-source", "qmqp-sink"):
-        if not os.access(os.path.join(BINDIR, name), os.X_OK):
-            raise RuntimeError("no executable %s in %s" % (name, BINDIR))
+    for path in (os.path.join(BINDIR, "qmqp-source"), os.path.join(SINK_BINDIR, "qmqp-sink")):
+        if not os.access(path, os.X_OK):
+            raise RuntimeError("no executable %s" % path)
     TMP = support.TempDir("mailload-qmqp-")
     PF_SOURCE = support.program_link(TMP.join("pf"), "qmqp-source", POSTFIX_QMQP_SOURCE)
     PF_SINK = support.program_link(TMP.join("pf"), "qmqp-sink", POSTFIX_QMQP_SINK)
     OUR_SOURCE = support.program_link(TMP.join("ours"), "qmqp-source", os.path.join(BINDIR, "qmqp-source"))
-    OUR_SINK = support.program_link(TMP.join("ours"), "qmqp-sink", os.path.join(BINDIR, "qmqp-sink"))
+    OUR_SINK = support.program_link(TMP.join("ours"), "qmqp-sink", os.path.join(SINK_BINDIR, "qmqp-sink"))
 
 
 def tearDownModule():

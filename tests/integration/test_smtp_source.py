@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Integration tests of mailload's smtp-source against Postfix's real smtp-source and smtp-sink.
 
-    python3 tests/integration/test_smtp_source.py --bindir DIR [unittest options]
+    python3 tests/integration/test_smtp_source.py --bindir DIR [--sink-bindir DIR] [unittest options]
+
+--sink-bindir: where our smtp-sink and fixed-source are (default: --bindir; tools/test.sh's TSan
+step builds only the sources).
 
 DIR holds our built `smtp-source`.  Postfix's /usr/sbin/smtp-source and /usr/sbin/smtp-sink are the
 reference (Debian 12: Postfix 3.7.11, i.e. the "3.8 and older" behaviour of the spec, which is also
@@ -30,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import support  # noqa: E402
 
 BINDIR = support.take_option(sys.argv, "--bindir")
+SINK_BINDIR = support.take_option(sys.argv, "--sink-bindir") or BINDIR
 POSTFIX_SMTP_SOURCE = "/usr/sbin/smtp-source"
 HOST = socket.gethostname()
 HOSTB = HOST.encode()
@@ -740,7 +744,7 @@ class PipeliningTest(unittest.TestCase):
         self.counted(["-L"], ["-L", "-d", "-s", "5", "-r", "2"], 3000, family="unix")
 
     def test_counts_against_our_sink(self):
-        ours = os.path.join(BINDIR, "smtp-sink")
+        ours = os.path.join(SINK_BINDIR, "smtp-sink")
         self.counted([], ["-d", "-s", "10", "-r", "5"], 5000, sink=ours)
 
     def test_falls_back_without_the_announcement(self):
@@ -825,12 +829,12 @@ class FixedSourceTest(unittest.TestCase):
     messages, and for the flags it takes it sends smtp-source's bytes."""
 
     def setUp(self):
-        self.fixed = os.path.join(BINDIR, "fixed-source")
-        self.assertTrue(os.access(self.fixed, os.X_OK), "no executable fixed-source in %s" % BINDIR)
+        self.fixed = os.path.join(SINK_BINDIR, "fixed-source")
+        self.assertTrue(os.access(self.fixed, os.X_OK), "no executable fixed-source in %s" % SINK_BINDIR)
         self.workdir = support.make_tempdir("mailload-fixed-")
         self.addCleanup(support.remove_tempdir, self.workdir)
         self.server, self.address, self.target = support.start_smtp_sink(
-            self.workdir, ["-c"], sink=os.path.join(BINDIR, "smtp-sink"))
+            self.workdir, ["-c"], sink=os.path.join(SINK_BINDIR, "smtp-sink"))
         self.addCleanup(self.server.stop)
 
     def test_our_sink_counts_every_message(self):
@@ -876,7 +880,7 @@ class ModelsTest(unittest.TestCase):
 
     def sink(self, options=()):
         server, address, _ = support.start_smtp_sink(self.workdir, ["-c"] + list(options),
-                                                     sink=os.path.join(BINDIR, "smtp-sink"))
+                                                     sink=os.path.join(SINK_BINDIR, "smtp-sink"))
         self.addCleanup(server.stop)
         return server, address
 
@@ -929,7 +933,7 @@ class OpenLoopTest(unittest.TestCase):
 
     def sink(self, options=()):
         server, address, _ = support.start_smtp_sink(self.workdir, ["-c"] + list(options),
-                                                     sink=os.path.join(BINDIR, "smtp-sink"))
+                                                     sink=os.path.join(SINK_BINDIR, "smtp-sink"))
         self.addCleanup(server.stop)
         return server, address
 

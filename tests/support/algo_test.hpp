@@ -36,7 +36,7 @@ namespace mailload::sansio {
 inline std::ostream& boost_test_print_type(std::ostream& os, action_type t)
 {
     static constexpr const char* names[] =
-        {"write", "read", "next_message", "event", "wait", "close", "done"};
+        {"write", "read", "next_message", "event", "wait", "close", "done", "handshake"};
     return os << names[static_cast<int>(t)];
 }
 }  // namespace mailload::sansio
@@ -227,12 +227,13 @@ public:
             peer_closes,
             read_error,
             next_message,
+            handshake,
             close,
             done
         } kind;
         std::string bytes;                  ///< write: expected bytes; respond: bytes sent
         bool claimed = false;               ///< next_message
-        boost::system::error_code ec;       ///< done: expected error; read_error: delivered error
+        boost::system::error_code ec;       ///< done: expected error; read_error, handshake: delivered error
         std::string stage;                  ///< the algorithm's step while this one is under way
         std::function<void(Algo&)> before;  ///< next_message: called before resuming
         bool leaves_input = false;          ///< close: the peer's later bytes may stay unread
@@ -270,6 +271,15 @@ public:
     algo_test& expect_next_message(bool claimed, std::function<void(Algo&)> before = {})
     {
         steps_.push_back({step::next_message, {}, claimed, {}, stage_, std::move(before)});
+        return *this;
+    }
+    /// The algorithm asks for a TLS handshake; the driver answers with `ec` (success: the
+    /// connection is secured, and the peer's later bytes come through TLS).
+    algo_test& expect_handshake(boost::system::error_code ec = {}, std::string_view stage = {})
+    {
+        if (!stage.empty())
+            stage_ = stage;
+        steps_.push_back({step::handshake, {}, false, ec, stage_, {}});
         return *this;
     }
     algo_test& expect_close()
@@ -399,6 +409,17 @@ public:
                     s.claimed ? boost::system::error_code{}
                               : boost::system::error_code(mailload::error::no_more_messages)
                 );
+                break;
+            }
+
+            case sansio::action_type::handshake:
+            {
+                out.trace.push_back(traced(act));
+                if (i >= steps_.size() || steps_[i].kind != step::handshake)
+                    return fail("the algorithm asks for a TLS handshake");
+                if (!pending.empty())  // what came before the handshake is dropped, never read in TLS
+                    pending.clear();
+                act = algo.resume(steps_[i++].ec, 0);
                 break;
             }
 
@@ -538,6 +559,7 @@ public:
         case step::next_message:
             d = std::string("expect_next_message(") + (s.claimed ? "true" : "false") + ")";
             break;
+        case step::handshake: d = "expect_handshake(" + (s.ec ? s.ec.message() : std::string("success")) + ")"; break;
         case step::close: d = "expect_close()"; break;
         case step::done: d = "expect_done(" + (s.ec ? s.ec.message() : std::string("success")) + ")"; break;
         }

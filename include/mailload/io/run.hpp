@@ -30,14 +30,18 @@ namespace mailload::io {
  * `handler.on_writing()`, if the handler has them.
  * `handler.on_event()` is called for each `event` action and
  * `co_await handler.next_message()` for each `next_message` action; the latter's error code
- * goes back to the algorithm. Returns success after `close`, or the `done` action's error.
+ * goes back to the algorithm. A `handshake` action is `co_await handler.handshake()`, which
+ * makes `handler.secure_stream()`, a TLS stream over `stream`, and handshakes; the dialog then
+ * goes on over that stream (a second run(), which the handshake's result starts: `first`).
+ * Without those members (a handler with no TLS) the algorithm gets operation_not_supported.
+ * Returns success after `close`, or the `done` action's error.
  */
 template <class Stream, sansio_algorithm Algorithm, class Handler>
 boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm& algo, deadline& dl,
-                                                      Handler& handler) {
+                                                      Handler& handler, boost::system::error_code first = {}) {
     using boost::asio::as_tuple;
     using boost::asio::use_awaitable;
-    boost::system::error_code ec;
+    boost::system::error_code ec = first;
     std::size_t n = 0;
     bool written = false;
     for (;;) {
@@ -75,6 +79,14 @@ boost::asio::awaitable<boost::system::error_code> run(Stream& stream, Algorithm&
             break;
         case sansio::action_type::event: handler.on_event(algo); break;
         case sansio::action_type::wait: ec = co_await dl.pause(act.duration()); break;
+        case sansio::action_type::handshake:
+            if constexpr (requires { handler.handshake(); handler.secure_stream(); }) {
+                const boost::system::error_code result = co_await handler.handshake();
+                co_return co_await run(handler.secure_stream(), algo, dl, handler, result);
+            } else {
+                ec = boost::asio::error::operation_not_supported;
+            }
+            break;
         case sansio::action_type::close: co_return boost::system::error_code{};
         case sansio::action_type::done: co_return act.error();
         }

@@ -7,6 +7,7 @@
 #include <mailload/error.hpp>
 #include <mailload/sansio/action.hpp>
 
+#include <boost/asio/error.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <sys/socket.h>
@@ -71,7 +72,8 @@ boost::system::error_code connect_blocking(Socket& socket, const Endpoint& ep, s
  * `handler.on_event(algo)` for each event, `handler.next_message()` for each next_message
  * action, `handler.pause(d)` for each wait (both return an error_code), and
  * `handler.on_written()` after each successful write once the algorithm has taken its result
- * and `handler.on_writing()` before each write, as io::run() does.
+ * and `handler.on_writing()` before each write, as io::run() does. No TLS: a `handshake` action
+ * gets operation_not_supported.
  */
 template <class Socket, sansio_algorithm Algorithm, class Handler>
 boost::system::error_code run_blocking(Socket& socket, Algorithm& algo, Handler& handler) {
@@ -133,6 +135,7 @@ boost::system::error_code run_blocking(Socket& socket, Algorithm& algo, Handler&
             break;
         case sansio::action_type::event: handler.on_event(algo); break;
         case sansio::action_type::wait: ec = handler.pause(act.duration()); break;
+        case sansio::action_type::handshake: ec = boost::asio::error::operation_not_supported; break;  // no TLS here
         case sansio::action_type::close: return {};
         case sansio::action_type::done: return act.error();
         }

@@ -24,6 +24,8 @@ enum class action_type : std::uint8_t {
     wait,          ///< do nothing for `duration()` (no reading either), then resume
     close,         ///< close the connection now; the algorithm is finished
     done,          ///< finished; error() says how
+    handshake,     ///< secure the connection: a TLS handshake in the algorithm's role (client or
+                   ///< server), then resume with its result; later reads and writes go through TLS
 };
 
 /// One request from a protocol core. Buffers point into memory the core owns (or that outlives
@@ -51,6 +53,7 @@ public:
         return a;
     }
     static next_action close() noexcept { return next_action{action_type::close}; }
+    static next_action handshake() noexcept { return next_action{action_type::handshake}; }
     static next_action done(boost::system::error_code ec = {}) noexcept {
         next_action a{action_type::done};
         a.ec_ = ec;
@@ -70,7 +73,8 @@ public:
         return a.in_.size() == b.in_.size() && a.wait_ == b.wait_;
     }
     friend std::ostream& operator<<(std::ostream& os, const next_action& a) {
-        static constexpr const char* names[] = {"write", "read", "next_message", "event", "wait", "close", "done"};
+        static constexpr const char* names[] = {"write", "read", "next_message", "event", "wait", "close", "done",
+                                                "handshake"};
         os << names[static_cast<int>(a.type_)];
         for (auto p : a.out()) os << " \"" << p << '"';
         if (a.type_ == action_type::read) os << " (" << a.in_.size() << " bytes)";

@@ -53,13 +53,17 @@ struct message_options {
 /**
  * Builds message content once per run. The body, with its end-of-data line, is one shared
  * buffer; only the headers vary per message (To:, Message-Id), and they are formatted into a
- * caller-owned string whose capacity is reused, so sending a message allocates nothing.
+ * caller-owned string whose capacity is reused, so sending a message allocates nothing. The
+ * content as BDAT sends it (no dot-stuffing, no end-of-data line) is the body's start, or for
+ * a -F file with lines that start with '.', a buffer of its own.
  */
 class message_builder {
 public:
     explicit message_builder(const message_options& o) : headers_(o.headers) {
-        if (o.file_content && !o.file_content->empty()) body_ = dot_stuff_lines(*o.file_content);
-        else if (o.length > 0) body_ = payload(o.length);
+        if (o.file_content && !o.file_content->empty()) {
+            body_ = dot_stuff_lines(*o.file_content);
+            if (std::string raw = crlf_lines(*o.file_content); raw.size() != body_.size()) raw_ = std::move(raw) + "\r\n";
+        } else if (o.length > 0) body_ = payload(o.length);
         else body_ = "La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.";
         body_ += "\r\n.\r\n";
         from_ = "From: <" + o.sender + ">\r\nTo: <";
@@ -76,6 +80,12 @@ public:
 
     /// The message after its headers, ending with the end-of-data line ".\r\n".
     std::string_view body() const noexcept { return body_; }
+
+    /// The message after its headers as BDAT sends it: body() without dot-stuffing and without
+    /// the end-of-data line (ending with CRLF).
+    std::string_view content() const noexcept {
+        return raw_.empty() ? std::string_view(body_).substr(0, body_.size() - 3) : std::string_view(raw_);
+    }
 
     /// Writes this message's headers into `out` (cleared first): To: shows `to`; the
     /// Message-Id is `<pid.fd.left@myhostname>`, each field as at least four hex digits.
@@ -105,13 +115,17 @@ public:
     /// -F content: each LF-terminated line (the last may lack its LF) gets a '.' in front when
     /// it starts with one, and CRLF instead of its LF; CRs already in the file are kept. When
     /// sent, one more CRLF follows, so the message ends with an empty line (as Postfix's does).
-    static std::string dot_stuff_lines(std::string_view content) {
+    static std::string dot_stuff_lines(std::string_view content) { return crlf_lines(content, true); }
+
+    /// -F content as BDAT sends it: each LF-terminated line (the last may lack its LF) with CRLF
+    /// instead of its LF (with `stuff`, and a '.' in front when it starts with one).
+    static std::string crlf_lines(std::string_view content, bool stuff = false) {
         std::string out;
         out.reserve(content.size() + content.size() / 32 + 8);
         while (!content.empty()) {
             const auto lf = content.find('\n');
             const std::string_view line = content.substr(0, lf);
-            if (line.starts_with('.')) out += '.';
+            if (stuff && line.starts_with('.')) out += '.';
             out += line;
             out += "\r\n";
             content.remove_prefix(lf == std::string_view::npos ? content.size() : lf + 1);
@@ -128,6 +142,7 @@ private:
     }
 
     std::string body_;
+    std::string raw_;  // content() when it is not body()'s start
     std::string from_, date_, tail_;
     bool headers_;
 };

@@ -31,6 +31,8 @@ const char* client_kind_name(client_event::kind_t k)
     case client_event::message_sent: return "message_sent";
     case client_event::accepted: return "accepted";
     case client_event::rejected: return "rejected";
+    case client_event::not_announced: return "not_announced";
+    case client_event::secured: return "secured";
     }
     return "?";
 }
@@ -50,6 +52,7 @@ const char* server_kind_name(server_event::kind_t k)
     case server_event::message: return "message";
     case server_event::reset: return "reset";
     case server_event::quit: return "quit";
+    case server_event::auth: return "auth";
     }
     return "?";
 }

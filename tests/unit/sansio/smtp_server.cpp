@@ -46,6 +46,7 @@ const char* kind_name(server_event::kind_t k)
     case server_event::message: return "message";
     case server_event::reset: return "reset";
     case server_event::quit: return "quit";
+    case server_event::auth: return "auth";
     }
     return "?";
 }
@@ -67,14 +68,23 @@ inline std::ostream& boost_test_print_type(std::ostream& os, client_proto p)
 template <>
 struct mailload::test::algo_traits<smtp_server>
 {
-    // {kind, command, 0, text}: the command only where it is part of the event (which hello was
-    // accepted, which command -s logged), "-" otherwise; the text is the arguments of
-    // helo/mail/rcpt, "typed|args" for syslog, the event's text otherwise.
+    // {kind, command, code, text}: the command only where it is part of the event (which hello was
+    // accepted, which command -s logged, "bdat" for a BDAT transaction's data, content and message),
+    // "-" otherwise; the text is the arguments of helo/mail/rcpt, "typed|args" for syslog,
+    // "mechanism|user" for auth, the event's text otherwise; the code is an auth event's reply code
+    // or a BDAT message's size (both in server_event::size), else 0.
     static recorded_event event(const smtp_server& s)
     {
         const server_event& e = s.event();
         std::string stage = "-";
         std::string text(e.text);
+        int code = 0;
+        if (e.cmd == smtp_command::bdat && (e.kind == server_event::data || e.kind == server_event::content ||
+                                            e.kind == server_event::message))
+        {
+            stage = "bdat";
+            code = static_cast<int>(e.size);
+        }
         switch (e.kind)
         {
         case server_event::syslog:
@@ -87,9 +97,13 @@ struct mailload::test::algo_traits<smtp_server>
             break;
         case server_event::mail:
         case server_event::rcpt: text = std::string(e.args); break;
+        case server_event::auth:
+            code = static_cast<int>(e.size);
+            text = std::string(e.text) + '|' + std::string(e.args);
+            break;
         default: break;
         }
-        return {kind_name(e.kind), stage, 0, text};
+        return {kind_name(e.kind), stage, code, text};
     }
     static std::string stage(const smtp_server&) { return "session"; }
     static std::string stage_of_write(std::string_view) { return "session"; }
@@ -214,6 +228,8 @@ struct transcript
     std::vector<std::uint64_t> answered;  // stats().answered after each write
     std::vector<recorded_event> events;
     std::vector<std::chrono::steady_clock::duration> waits;
+    std::size_t handshakes = 0;  // answered with success (the chunk being read is dropped, as algo_test does)
+    std::size_t largest_read = 0;  // the largest read buffer offered
     std::optional<next_action> last;
 };
 
@@ -242,6 +258,7 @@ transcript feed(smtp_server& s, const std::vector<std::string>& chunks)
         }
         case action_type::read:
         {
+            t.largest_read = std::max(t.largest_read, act.in().size());
             if (pending.empty() && next < chunks.size())
                 pending = chunks[next++];
             const std::size_t n = std::min(pending.size(), act.in().size());
@@ -256,6 +273,11 @@ transcript feed(smtp_server& s, const std::vector<std::string>& chunks)
             break;
         case action_type::wait:
             t.waits.push_back(act.duration());
+            act = s.resume();
+            break;
+        case action_type::handshake:
+            ++t.handshakes;
+            pending.clear();
             act = s.resume();
             break;
         case action_type::close:
@@ -1866,6 +1888,1339 @@ BOOST_FIXTURE_TEST_CASE(start_begins_a_new_connection, fixture)
     BOOST_TEST(t.output == greeting + need_rcpt + bye);
     BOOST_TEST(!srv.helo_args().has_value());
     BOOST_TEST(srv.proto() == client_proto::smtp);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ESMTP extensions (server_config: chunking, size_limit, smtputf8, starttls, tls_on_connect,
+// users), all off by default
+
+namespace {
+
+/// The default EHLO list with `lines` added before its last line.
+std::string ehlo_plus(std::string_view lines)
+{
+    std::string e = ehlo_all;
+    e.insert(e.size() - std::string_view("250 \r\n").size(), lines);
+    return e;
+}
+
+const std::string ehlo_chunking = ehlo_plus("250-CHUNKING\r\n250-BINARYMIME\r\n");
+const std::string ehlo_starttls = ehlo_plus("250-STARTTLS\r\n");
+const std::string bdat_syntax = "501 5.5.4 Syntax: BDAT count [LAST]\r\n";
+const std::string too_big = "552 5.3.4 Message size exceeds fixed limit\r\n";
+const std::string tls_ready = "220 2.0.0 Ready to start TLS\r\n";
+const std::string tls_active = "554 5.5.1 Error: TLS already active\r\n";
+const std::string in_transaction = "503 5.5.1 Error: MAIL transaction in progress\r\n";
+const std::string auth_ok = "235 2.7.0 Authentication successful\r\n";
+const std::string auth_failed = "535 5.7.8 Error: authentication failed\r\n";
+const std::string auth_aborted = "501 5.7.0 Authentication aborted\r\n";
+const std::string undecodable = "501 5.5.2 Cannot decode response\r\n";
+const std::string ask_user = "334 VXNlcm5hbWU6\r\n";      // "Username:"
+const std::string ask_password = "334 UGFzc3dvcmQ6\r\n";  // "Password:"
+
+std::string octets(std::size_t n) { return "250 2.0.0 Ok: " + std::to_string(n) + " octets received\r\n"; }
+
+std::string b64(std::string_view s)
+{
+    std::string out;
+    base64_encode(s, out);
+    return out;
+}
+
+/// An event of a BDAT transaction: data, content (its bytes) or message (its size).
+recorded_event bev(std::string kind, int size = 0, std::string text = {})
+{
+    return {std::move(kind), "bdat", size, std::move(text)};
+}
+
+recorded_event auth_ev(int code, std::string mechanism = {}, std::string user = {})
+{
+    return {"auth", "-", code, mechanism + '|' + user};
+}
+
+// The greeting, EHLO, MAIL and RCPT.
+script& through_rcpt(script& s, const std::string& ehlo = ehlo_chunking)
+{
+    return s.expect_write(greeting)
+        .respond("EHLO client\r\n")
+        .expect_write(ehlo)
+        .respond("MAIL FROM:<a@example>\r\n")
+        .expect_write(mail_ok)
+        .respond("RCPT TO:<b@example>\r\n")
+        .expect_write(rcpt_ok);
+}
+
+const std::vector<recorded_event> envelope{
+    ev("helo", "client", "ehlo"),
+    ev("mail", "<a@example>"),
+    ev("rcpt", "<b@example>"),
+};
+
+std::vector<recorded_event> after_envelope(std::vector<recorded_event> rest)
+{
+    std::vector<recorded_event> all = envelope;
+    all.insert(all.end(), rest.begin(), rest.end());
+    return all;
+}
+
+/// The content events' bytes, joined.
+std::string joined_content(const std::vector<recorded_event>& events)
+{
+    std::string out;
+    for (const auto& e : events)
+        if (e.kind == "content")
+            out += e.text;
+    return out;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(extensions_are_off_by_default, fixture)
+{
+    BOOST_TEST(!cfg.chunking);
+    BOOST_TEST(cfg.size_limit == 0u);
+    BOOST_TEST(!cfg.smtputf8);
+    BOOST_TEST(!cfg.starttls);
+    BOOST_TEST(!cfg.tls_on_connect);
+    BOOST_TEST(cfg.users.empty());
+    script s;
+    s.expect_write(greeting)  // the first action is the greeting, no handshake
+        .respond("EHLO client\r\n")
+        .expect_write(ehlo_all)  // byte for byte smtp-sink's list
+        .respond("BDAT 0 LAST\r\n")
+        .expect_write(unknown)
+        .respond("STARTTLS\r\n")
+        .expect_write(unknown)
+        .respond("AUTH CRAM-MD5\r\n")  // any AUTH line: 250, no event
+        .expect_write(ok)
+        .respond("MAIL FROM:<a@example> SIZE=99999999999999999999999\r\n")  // SIZE= is not looked at
+        .expect_write(mail_ok)
+        .respond("RCPT TO:<b@example>\r\n")
+        .expect_write(rcpt_ok)
+        .respond("DATA\r\n")
+        .expect_write(go_ahead)
+        .respond(std::string(5000, 'x') + "\r\n.\r\n")
+        .expect_write(ok);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(
+        kinds(r.out.events) == (std::vector<std::string>{"helo", "mail", "rcpt", "data", "message", "quit"})
+    );
+    BOOST_TEST(r.out.trace.front() == "write \"220 smtp-sink ESMTP\\r\\n\"");
+    BOOST_TEST(!r.algo->secured());
+}
+
+BOOST_FIXTURE_TEST_CASE(ehlo_lists_each_extension_after_dsn, fixture)
+{
+    struct case_t
+    {
+        const char* name;
+        void (*set)(server_config&);
+        std::string lines;
+    };
+    const case_t cases[] = {
+        {"chunking",                                                                          [](server_config& c) { c.chunking = true; },       "250-CHUNKING\r\n250-BINARYMIME\r\n"},
+        {"size_limit",                                                                        [](server_config& c) { c.size_limit = 10240000; }, "250-SIZE 10240000\r\n"             },
+        {"smtputf8",                                                                          [](server_config& c) { c.smtputf8 = true; },       "250-SMTPUTF8\r\n"                  },
+        {"starttls",                                                                          [](server_config& c) { c.starttls = true; },       "250-STARTTLS\r\n"                  },
+        {"users",
+         [](server_config& c) {
+             c.users = {
+                 {                                                                                 "u", "p"}};
+         },                                                                                                                                                ""                                                                                                                                                                                    },
+        {"all",
+         [](server_config& c) {
+             c.chunking = c.smtputf8 = c.starttls = true;
+             c.size_limit = 1;
+         },"250-SIZE 1\r\n250-STARTTLS\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n"},
+    };
+    for (const case_t& c : cases)
+    {
+        BOOST_TEST_CONTEXT(c.name)
+        {
+            cfg = {};
+            c.set(cfg);
+            script s;
+            s.expect_write(greeting).respond("EHLO client\r\n").expect_write(ehlo_plus(c.lines));
+            quit(s);
+            check_all(s, *this);
+        }
+    }
+    // the new lines come after DSN whatever else is off; LHLO gets the same list
+    cfg = {};
+    cfg.lmtp = true;
+    cfg.pipelining = cfg.eightbitmime = cfg.auth = cfg.xclient = cfg.xforward = cfg.enhanced_status_codes =
+        false;
+    cfg.chunking = true;
+    script s;
+    s.expect_write(greeting)
+        .respond("LHLO client\r\n")
+        .expect_write("250-smtp-sink\r\n250-DSN\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250 \r\n");
+    quit(s);
+    check_all(s, *this);
+}
+
+// ---------------------------------------------------------------------------------------------
+// BDAT (RFC 3030)
+
+BOOST_FIXTURE_TEST_CASE(bdat_single_chunk, fixture)
+{
+    cfg.chunking = true;
+    const std::string chunk = "Subject: x\r\n\r\nbody\r\n";
+    script s;
+    through_rcpt(s).respond("BDAT " + std::to_string(chunk.size()) + " LAST\r\n" + chunk).expect_write(ok);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(r.out.events == after_envelope({bev("data"), bev("message", int(chunk.size())), ev("quit")}));
+    BOOST_TEST(r.algo->stats().messages == 1u);
+    BOOST_TEST(r.algo->stats().recipients == 1u);
+    BOOST_TEST(r.algo->stats().data_bytes == chunk.size());
+    BOOST_TEST(r.algo->stats().answered == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(bdat_multiple_chunks_and_messages, fixture)
+{
+    cfg.chunking = true;
+    script s;
+    through_rcpt(s)
+        .respond("BDAT 5\r\nhello")
+        .expect_write(octets(5))
+        .respond("BDAT 0\r\n")  // an empty chunk
+        .expect_write(octets(0))
+        .respond("bdat 7 last\r\n world\n")  // any case
+        .expect_write(ok)
+        .respond("MAIL FROM:<c@example>\r\n")
+        .expect_write(mail_ok)
+        .respond("RCPT TO:<d@example>\r\n")
+        .expect_write(rcpt_ok)
+        .respond("RCPT TO:<e@example>\r\n")
+        .expect_write(rcpt_ok)
+        .respond("BDAT 3\r\nabc")
+        .expect_write(octets(3))
+        .respond("NOOP\r\n")  // commands between chunks
+        .expect_write(ok)
+        .respond("BDAT 0 LAST\r\n")  // LAST with no bytes ends the message
+        .expect_write(ok);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(
+        r.out.events == after_envelope({
+                            bev("data"),
+                            bev("message", 12),
+                            ev("mail", "<c@example>"),
+                            ev("rcpt", "<d@example>"),
+                            ev("rcpt", "<e@example>"),
+                            bev("data"),
+                            bev("message", 3),
+                            ev("quit"),
+                        })
+    );
+    const server_stats& st = r.algo->stats();
+    BOOST_TEST(st.messages == 2u);
+    BOOST_TEST(st.recipients == 3u);
+    BOOST_TEST(st.data_bytes == 15u);
+    BOOST_TEST(st.answered == 2u);
+
+    // with content events: each chunk's bytes as read (one read each here)
+    cfg.content = true;
+    auto algo = make()();
+    const outcome o = s.run(*algo);
+    BOOST_TEST(o.failure.empty(), o.failure);
+    std::vector<recorded_event> content;
+    for (const auto& e : o.events)
+        if (e.kind == "content")
+            content.push_back(e);
+    BOOST_TEST(
+        content == (std::vector<recorded_event>{
+                       bev("content", 0, "hello"),
+                       bev("content", 0, " world\n"),
+                       bev("content", 0, "abc")})
+    );
+    const auto k = kinds(o.events);
+    BOOST_TEST(position(k, "content") > position(k, "data"));
+    BOOST_TEST(position(k, "content") < position(k, "message"));
+}
+
+BOOST_FIXTURE_TEST_CASE(bdat_chunks_are_binary_and_split_anywhere, fixture)
+{
+    // not scanned for a dot, not unstuffed, no line limit: a chunk may hold anything
+    cfg.chunking = true;
+    cfg.content = true;
+    const std::vector<std::string> chunks = {
+        "x\r\n.\r\nQUIT\r\n",
+        std::string("\0\x01\xff\r\r\n.\n", 8),
+        std::string(5000, 'y'),  // longer than a command line may be
+        "..stuffed?\r\n",
+        "\r",  // a CR at the end of one chunk, its LF in the next
+        "\nlast\r\n",
+    };
+    std::string input, all;
+    for (std::size_t i = 0; i < chunks.size(); ++i)
+    {
+        input += "BDAT " + std::to_string(chunks[i].size()) + (i + 1 == chunks.size() ? " LAST" : "") +
+                 "\r\n";
+        input += chunks[i];
+        all += chunks[i];
+    }
+    std::string replies;
+    for (std::size_t i = 0; i + 1 < chunks.size(); ++i)
+        replies += octets(chunks[i].size());
+    // however the bytes arrive (the last chunk's CR LF split among them)
+    const std::string session = "EHLO client\r\nMAIL FROM:<a@example>\r\nRCPT TO:<b@example>\r\n" + input +
+                                "NOOP\r\nQUIT\r\n";
+    for (const auto& delivered : deliveries(session))
+    {
+        BOOST_TEST_CONTEXT(describe(delivered))
+        {
+            smtp_server srv(cfg);
+            srv.start();
+            const transcript t = feed(srv, delivered);
+            BOOST_TEST(t.output == greeting + ehlo_chunking + mail_ok + rcpt_ok + replies + ok + ok + bye);
+            BOOST_TEST(joined_content(t.events) == all);
+            for (const auto& e : t.events)
+                if (e.kind == "content")
+                    BOOST_TEST(e.stage == "bdat");
+            BOOST_TEST(srv.stats().messages == 1u);
+            BOOST_TEST(srv.stats().data_bytes == all.size());
+            BOOST_TEST_REQUIRE(t.events.size() >= 2u);
+            BOOST_TEST(t.events[t.events.size() - 2] == bev("message", int(all.size())));
+        }
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(bdat_large_chunk_is_never_held_in_memory, fixture)
+{
+    // 3 MiB in one chunk, sent in 1 MiB writes: it goes through the 64 KiB bulk buffer in pieces,
+    // and the commands behind it in the same read are served from there
+    cfg.chunking = true;
+    cfg.content = true;
+    const std::size_t size = std::size_t(3) << 20;
+    std::string body;
+    body.reserve(size);
+    for (std::size_t i = 0; body.size() < size; ++i)
+        body += "line " + std::to_string(i) + "\r\n.\r\n";
+    body.resize(size);
+    const std::string input = "EHLO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nBDAT " + std::to_string(size) +
+                              " LAST\r\n" + body + times(3000, "NOOP\r\n") + "QUIT\r\n";
+    for (std::size_t piece : {std::size_t(1) << 20, std::size_t(4096)})
+    {
+        std::vector<std::string> pieces;
+        for (std::size_t at = 0; at < input.size(); at += piece)
+            pieces.push_back(input.substr(at, piece));
+        smtp_server srv(cfg);
+        srv.start();
+        const transcript t = feed(srv, pieces);
+        BOOST_TEST(t.output == greeting + ehlo_chunking + mail_ok + rcpt_ok + ok + times(3000, ok) + bye);
+        BOOST_TEST(t.largest_read <= 65536u);
+        BOOST_TEST(t.largest_read > 8192u);  // in the bulk buffer, not the command line one
+        std::size_t largest_content = 0;
+        for (const auto& e : t.events)
+            if (e.kind == "content")
+                largest_content = std::max(largest_content, e.text.size());
+        BOOST_TEST(largest_content <= 65536u);
+        BOOST_TEST(joined_content(t.events) == body);
+        BOOST_TEST(srv.stats().data_bytes == size);
+        BOOST_TEST(srv.stats().messages == 1u);
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(bdat_lmtp_last_replies_once_per_recipient, fixture)
+{
+    cfg.lmtp = true;
+    cfg.chunking = true;
+    script s;
+    s.expect_write(greeting)
+        .respond("LHLO client\r\n")
+        .expect_write(ehlo_chunking)
+        .respond("MAIL FROM:<a@example>\r\n")
+        .expect_write(mail_ok);
+    for (int i = 0; i < 3; ++i)
+        s.respond("RCPT TO:<r@example>\r\n").expect_write(rcpt_ok);
+    s.respond("BDAT 4\r\nabcd")
+        .expect_write(octets(4))  // one reply to a chunk
+        .respond("BDAT 2 LAST\r\nef")
+        .expect_write(times(3, lmtp_ok))  // one per recipient to the last, in one write
+        .respond("BDAT 1 LAST\r\nx")      // outside a transaction: one 503
+        .expect_write(need_rcpt);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(r.algo->stats().messages == 1u);
+    BOOST_TEST(r.algo->stats().recipients == 3u);
+    BOOST_TEST(r.algo->stats().answered == 1u);
+
+    // -f/-r bdat: the error reply once for a chunk, once per recipient for the last one
+    for (bool hard_error : {true, false})
+    {
+        cfg.hard = cfg.soft = {};
+        (hard_error ? cfg.hard : cfg.soft).add(smtp_command::bdat);
+        const std::string& refused = hard_error ? hard : soft;
+        script t;
+        t.expect_write(greeting).respond("LHLO client\r\n").expect_write(ehlo_chunking);
+        for (int round = 0; round < 2; ++round)
+            t.respond("MAIL FROM:<a@example>\r\n")
+                .expect_write(mail_ok)
+                .respond("RCPT TO:<b@example>\r\n")
+                .expect_write(rcpt_ok)
+                .respond("RCPT TO:<c@example>\r\n")
+                .expect_write(rcpt_ok)
+                .respond(round == 0 ? "BDAT 2 LAST\r\nab" : "BDAT 2\r\nab")
+                .expect_write(round == 0 ? refused + refused : refused);
+        t.respond("BDAT 2 LAST\r\nab")  // the transaction ended: not one per recipient either
+            .expect_write(refused);
+        quit(t);
+        const auto rt = check_all(t, *this);
+        BOOST_TEST(rt.algo->stats().messages == 0u);
+        BOOST_TEST(std::count(rt.out.events.begin(), rt.out.events.end(), ev("reset")) == 2);
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(bdat_pipelined_with_other_commands, fixture)
+{
+    cfg.chunking = true;
+    const std::string burst =
+        "EHLO client\r\nMAIL FROM:<a@example>\r\nRCPT TO:<b@example>\r\nBDAT 3\r\nabcBDAT 4 LAST"
+        "\r\ndefgMAIL FROM:<c@example>\r\nRCPT TO:<d@example>\r\nBDAT 1 LAST\r\nxNOOP\r\nQUIT\r\n";
+    const std::string replies = ehlo_chunking + mail_ok + rcpt_ok + octets(3) + ok + mail_ok + rcpt_ok + ok +
+                                ok + bye;
+    script s;
+    s.expect_write(greeting).respond(burst).expect_write(replies).expect_close();
+    auto algo = make()();
+    const outcome o = s.run(*algo);
+    BOOST_TEST(o.failure.empty(), o.failure);
+    BOOST_TEST(o.writes.size() == 2u);  // the whole burst answered in one write
+    BOOST_TEST(algo->stats().messages == 2u);
+    BOOST_TEST(algo->stats().data_bytes == 8u);
+    for (const auto& chunks : deliveries(burst))
+    {
+        smtp_server srv(cfg);
+        srv.start();
+        const transcript t = feed(srv, chunks);
+        BOOST_TEST(t.output == greeting + replies, describe(chunks));
+        BOOST_TEST(srv.stats().messages == 2u);
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(bdat_without_rcpt_gets_503_and_its_bytes_are_discarded, fixture)
+{
+    cfg.chunking = true;
+    script s;
+    s.expect_write(greeting)
+        .respond("BDAT 6 LAST\r\nNOOP\r\n")  // no MAIL: the chunk is read, never executed
+        .expect_write(need_rcpt)
+        .respond("MAIL FROM:<a@example>\r\n")
+        .expect_write(mail_ok)
+        .respond("BDAT 6\r\nQUIT\r\n")  // MAIL but no RCPT
+        .expect_write(need_rcpt)
+        .respond("RCPT TO:<b@example>\r\n")  // still a transaction: RCPT is fine
+        .expect_write(rcpt_ok)
+        .respond("BDAT 2 LAST\r\nok")
+        .expect_write(ok);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(
+        r.out.events == (std::vector<recorded_event>{
+                            ev("mail", "<a@example>"),
+                            ev("rcpt", "<b@example>"),
+                            bev("data"),
+                            bev("message", 2),
+                            ev("quit"),
+                        })
+    );
+    BOOST_TEST(r.algo->stats().data_bytes == 2u);  // only the message's
+    cfg.content = true;
+    for (const auto& chunks : deliveries(
+             "BDAT 6 LAST\r\nNOOP\r\nMAIL FROM:<a>\r\nBDAT 6\r\nQUIT\r\nRCPT TO:<b>\r\nBDAT 2 LAST\r\nok"
+         ))
+    {
+        smtp_server srv(cfg);
+        srv.start();
+        const transcript t = feed(srv, chunks);
+        BOOST_TEST(joined_content(t.events) == "ok", describe(chunks));  // no content but the message's
+        BOOST_TEST(t.output == greeting + need_rcpt + mail_ok + need_rcpt + rcpt_ok + ok, describe(chunks));
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(rcpt_and_data_after_bdat_are_refused, fixture)
+{
+    cfg.chunking = true;
+    script s;
+    through_rcpt(s)
+        .respond("BDAT 3\r\nabc")
+        .expect_write(octets(3))
+        .respond("RCPT TO:<c@example>\r\n")
+        .expect_write("503 5.5.1 Error: RCPT after BDAT\r\n")
+        .respond("DATA\r\n")
+        .expect_write("503 5.5.1 Error: DATA after BDAT\r\n")
+        .respond("MAIL FROM:<x@example>\r\n")
+        .expect_write(nested)
+        .respond("BDAT 0 LAST\r\n")
+        .expect_write(ok)
+        .respond("MAIL FROM:<c@example>\r\n")  // a new transaction may use DATA
+        .expect_write(mail_ok)
+        .respond("RCPT TO:<d@example>\r\n")
+        .expect_write(rcpt_ok)
+        .respond("DATA\r\n")
+        .expect_write(go_ahead)
+        .respond(".\r\n")
+        .expect_write(ok);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(r.algo->stats().messages == 2u);
+    BOOST_TEST(r.algo->stats().recipients == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(rset_or_ehlo_ends_a_chunked_transaction, fixture)
+{
+    cfg.chunking = true;
+    for (const std::string ender : {"RSET\r\n", "EHLO again\r\n"})
+    {
+        script s;
+        through_rcpt(s)
+            .respond("BDAT 3\r\nabc")
+            .expect_write(octets(3))
+            .respond(ender)
+            .expect_write(ender == "RSET\r\n" ? mail_ok : ehlo_chunking)
+            .respond("BDAT 1 LAST\r\nx")
+            .expect_write(need_rcpt);
+        quit(s);
+        const auto r = check_all(s, *this);
+        const auto k = kinds(r.out.events);
+        BOOST_TEST(std::count(k.begin(), k.end(), "reset") == 1);
+        BOOST_TEST(std::count(k.begin(), k.end(), "data") == 1);
+        BOOST_TEST(r.algo->stats().messages == 0u);
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(precedence_for_bdat, fixture)
+{
+    // applied once the chunk is read, as "." is once the data is
+    struct case_t
+    {
+        const char* name;
+        command_set server_config::*list;  // the option's list, or none: -W bdat:2
+        std::vector<std::string> after;    // what the server writes after the chunk
+        bool closes;
+        bool message;
+        long long wait_ms;
+    };
+    const case_t cases[] = {
+        {"-s bdat",   &server_config::log,   {ok},      false, true,  -1  },
+        {"-q bdat",   &server_config::drop,  {},        true,  false, -1  },
+        {"-Q bdat",   &server_config::close, {closing}, true,  false, -1  },
+        {"-f bdat",   &server_config::hard,  {hard},    false, false, -1  },
+        {"-r bdat",   &server_config::soft,  {soft},    false, false, -1  },
+        {"-W bdat:2", nullptr,               {ok},      false, true,  2000},
+    };
+    for (const case_t& c : cases)
+    {
+        BOOST_TEST_CONTEXT(c.name)
+        {
+            cfg = {};
+            cfg.chunking = true;
+            if (c.list)
+                (cfg.*c.list).add(smtp_command::bdat);
+            else
+                cfg.delays[static_cast<std::size_t>(smtp_command::bdat)] = command_delay{2s};
+            script s;
+            through_rcpt(s).respond("Bdat 3  LAST\r\nabc");
+            for (const auto& w : c.after)
+                s.expect_write(w);
+            if (c.closes)
+                s.expect_close();
+            else
+                quit(s);
+            const auto r = check_all(s, *this);
+            BOOST_TEST(r.algo->stats().messages == (c.message ? 1u : 0u));
+            BOOST_TEST(r.algo->stats().answered == (c.message ? 1u : 0u));
+            const auto k = kinds(r.out.events);
+            BOOST_TEST((std::find(k.begin(), k.end(), "message") != k.end()) == c.message);
+            BOOST_TEST(
+                (std::find(k.begin(), k.end(), "reset") != k.end()) == !c.message
+            );  // the transaction ends
+            // the command is applied after the chunk is read
+            cfg.content = true;
+            auto algo = make()();
+            const outcome o = s.run(*algo);
+            BOOST_TEST(o.failure.empty(), o.failure);
+            const std::size_t content = position(o.trace, "event {content bdat 0 \"abc\"}");
+            BOOST_TEST(content < o.trace.size());
+            if (cfg.log.has(smtp_command::bdat))
+            {
+                const std::size_t syslog = position(o.trace, "event {syslog bdat 0 \"Bdat|3  LAST\"}");
+                BOOST_TEST(syslog < o.trace.size());
+                BOOST_TEST(syslog > content);
+            }
+            if (c.wait_ms > 0)
+                BOOST_TEST(position(o.trace, "wait") > content);
+            BOOST_TEST(
+                ms(r.out.waits) ==
+                (c.wait_ms < 0 ? std::vector<long long>{} : std::vector<long long>{c.wait_ms})
+            );
+        }
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(bdat_bad_size_gets_501_and_closes, fixture)
+{
+    cfg.chunking = true;
+    for (const std::string args :
+         {"",
+          " ",
+          " x",
+          " -1",
+          " +5",
+          " 1x",
+          " 0x10",
+          " 5LAST",
+          " LAST",
+          " 5 FIRST",
+          " 5 LAST x",
+          " 12345678901234567890",  // 20 digits
+          " 1073741825"})           // max_chunk + 1
+    {
+        BOOST_TEST_CONTEXT(mailload::test::quoted(args))
+        {
+            script s;
+            through_rcpt(s)
+                .respond("BDAT" + args + "\r\nabcdeNOOP\r\n")
+                .expect_write(bdat_syntax)
+                .expect_close_leaving_input();
+            const auto r = check_all(s, *this);
+            BOOST_TEST(
+                r.out.events == after_envelope({ev("reset")})
+            );  // the transaction ends with the session
+            BOOST_TEST(!r.algo->hung_up());
+        }
+    }
+    // the largest sizes taken: 19 digits, and max_chunk
+    BOOST_TEST(smtp_server::max_chunk == 1073741824u);
+    for (const std::string size : {"0000000000000000009", "1073741824"})
+    {
+        BOOST_TEST_CONTEXT(size)
+        {
+            script s;
+            through_rcpt(s)
+                .respond("BDAT " + size + "\r\nabc")
+                .peer_closes()
+                .expect_done(error::lost_connection);
+            const auto r = check_all(s, *this);
+            BOOST_TEST(r.out.events == after_envelope({bev("data"), ev("reset")}));
+        }
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(bdat_end_of_stream_mid_chunk_resets, fixture)
+{
+    cfg.chunking = true;
+    script s;
+    through_rcpt(s).respond("BDAT 10 LAST\r\nabc").peer_closes().expect_done(error::lost_connection);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(r.out.events == after_envelope({bev("data"), ev("reset")}));
+    BOOST_TEST(r.algo->stats().messages == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(bdat_network_errors_at_every_step, fixture)
+{
+    cfg.chunking = true;
+    script s;
+    through_rcpt(s)
+        .respond("BDAT 3\r\nabc")
+        .expect_write(octets(3))
+        .respond("BDAT 2 LAST\r\nde")
+        .expect_write(ok);
+    quit(s);
+    BOOST_TEST(s.check_network_errors(make()) == 39u);  // 7 writes and 6 reads, 3 errors each
+}
+
+BOOST_FIXTURE_TEST_CASE(bdat_counts_as_data_does, fixture)
+{
+    // the same message by DATA and by BDAT: the same counts (data_bytes: what was sent)
+    cfg.chunking = true;
+    const std::string message = "Subject: x\r\n\r\nbody\r\n";
+    smtp_server by_data(cfg), by_bdat(cfg);
+    by_data.start();
+    by_bdat.start();
+    const std::string envelope_lines = "EHLO c\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nRCPT TO:<c>\r\n";
+    const transcript d = feed(by_data, {envelope_lines + "DATA\r\n" + message + ".\r\nQUIT\r\n"});
+    const transcript b = feed(
+        by_bdat,
+        {envelope_lines + "BDAT " + std::to_string(message.size()) + " LAST\r\n" + message + "QUIT\r\n"}
+    );
+    BOOST_TEST(
+        d.output == b.output.substr(0, b.output.size() - bye.size() - ok.size()) + go_ahead + ok + bye
+    );
+    BOOST_TEST(by_data.stats().messages == by_bdat.stats().messages);
+    BOOST_TEST(by_data.stats().recipients == by_bdat.stats().recipients);
+    BOOST_TEST(by_data.stats().recipients == 2u);
+    BOOST_TEST(by_data.stats().answered == by_bdat.stats().answered);
+    BOOST_TEST(by_data.stats().data_bytes == message.size() + 3);
+    BOOST_TEST(by_bdat.stats().data_bytes == message.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIZE (RFC 1870)
+
+BOOST_FIXTURE_TEST_CASE(size_limit_on_mail, fixture)
+{
+    cfg.size_limit = 100;
+    const std::string ehlo = ehlo_plus("250-SIZE 100\r\n");
+    const std::string bad_size = "501 5.5.4 Bad message size syntax\r\n";
+    const std::pair<std::string, std::string> cases[] = {
+        {"MAIL FROM:<a@example> SIZE=101",                         too_big },
+        {"MAIL FROM:<a@example> size=99999999999999999",           too_big }, // any case
+        {"MAIL FROM:<a@example> BODY=8BITMIME SIZE=1000 RET=HDRS", too_big },
+        {"MAIL FROM:<a@example> SIZE=abc",                         bad_size},
+        {"MAIL FROM:<a@example> SIZE=",                            bad_size},
+        {"MAIL FROM:<a@example> SIZE=-1",                          bad_size},
+        {"MAIL FROM:<a@example> SIZE=12345678901234567890",        bad_size}, // 20 digits
+        {"MAIL FROM:<a@example> SIZE=100",                         mail_ok },
+        {"MAIL FROM: <a@example>  Size=0",                         mail_ok },
+        {"MAIL FROM:<a@example>",                                  mail_ok },
+        {"MAIL FROM:<SIZE=1000@example>",                          mail_ok }, // the address is no parameter
+        {"MAIL FROM:<a@example> SIZEX=1000",                       mail_ok },
+    };
+    for (const auto& [mail, reply] : cases)
+    {
+        BOOST_TEST_CONTEXT(mail)
+        {
+            script s;
+            s.expect_write(greeting)
+                .respond("EHLO client\r\n")
+                .expect_write(ehlo)
+                .respond(mail + "\r\n")
+                .expect_write(reply)
+                .respond("RCPT TO:<b@example>\r\n")
+                .expect_write(reply == mail_ok ? rcpt_ok : need_mail);  // a refused MAIL starts nothing
+            quit(s);
+            const auto r = check_all(s, *this);
+            BOOST_TEST(
+                (std::find(r.out.events.begin(), r.out.events.end(), ev("reset")) != r.out.events.end()) ==
+                (reply == mail_ok)
+            );
+        }
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(size_limit_on_data, fixture)
+{
+    // counted: the data as sent (dot-stuffing included) without the final ".\r\n"
+    cfg.size_limit = 10;
+    const std::string ehlo = ehlo_plus("250-SIZE 10\r\n");
+    auto check = [&](const std::string& data, bool fits) {
+        BOOST_TEST_CONTEXT(mailload::test::quoted(data, 40))
+        {
+            script s;
+            through_data(s, "EHLO client\r\n", ehlo)
+                .respond(data)
+                .expect_write(fits ? ok : too_big)
+                .respond("NOOP\r\n")  // read to its end all the same
+                .expect_write(ok);
+            quit(s);
+            const auto r = check_all(s, *this);
+            const auto k = kinds(r.out.events);
+            BOOST_TEST((std::find(k.begin(), k.end(), "message") != k.end()) == fits);
+            BOOST_TEST((std::find(k.begin(), k.end(), "reset") != k.end()) == !fits);  // a dump is abandoned
+            BOOST_TEST(r.algo->stats().messages == (fits ? 1u : 0u));
+            BOOST_TEST(r.algo->stats().answered == (fits ? 1u : 0u));
+            BOOST_TEST(r.algo->stats().recipients == (fits ? 1u : 0u));
+        }
+    };
+    check(".\r\n", true);
+    check("12345678\r\n.\r\n", true);  // 10 bytes
+    check("123456789\r\n.\r\n", false);
+    check("..234567\r\n.\r\n", true);    // ".234567" stuffed: 10 bytes
+    check("..2345678\r\n.\r\n", false);  // 9 bytes unstuffed, 11 as sent
+    check(std::string(5000, 'x') + "\r\n.\r\n", false);
+    // LMTP: the 552 once per recipient; the session goes on
+    cfg.lmtp = true;
+    script s;
+    s.expect_write(greeting).respond("LHLO client\r\n").expect_write(ehlo);
+    for (const std::string data : {"123456789\r\n.\r\n", "1234\r\n.\r\n"})
+        s.respond("MAIL FROM:<a>\r\n")
+            .expect_write(mail_ok)
+            .respond("RCPT TO:<b>\r\n")
+            .expect_write(rcpt_ok)
+            .respond("RCPT TO:<c>\r\n")
+            .expect_write(rcpt_ok)
+            .respond("DATA\r\n")
+            .expect_write(go_ahead)
+            .respond(data)
+            .expect_write(data.size() > 12 ? too_big + too_big : lmtp_ok + lmtp_ok);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(r.algo->stats().messages == 1u);
+    BOOST_TEST(r.algo->stats().recipients == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(size_limit_on_bdat, fixture)
+{
+    cfg.size_limit = 10;
+    cfg.chunking = true;
+    const std::string ehlo = ehlo_plus("250-SIZE 10\r\n250-CHUNKING\r\n250-BINARYMIME\r\n");
+    {
+        script s;  // exactly at the limit
+        through_rcpt(s, ehlo)
+            .respond("BDAT 6\r\n123456")
+            .expect_write(octets(6))
+            .respond("BDAT 4 LAST\r\n7890")
+            .expect_write(ok);
+        quit(s);
+        const auto r = check_all(s, *this);
+        BOOST_TEST(r.algo->stats().messages == 1u);
+    }
+    {
+        script s;  // the chunk that goes over is answered 552, the transaction ends, later chunks get 503
+        through_rcpt(s, ehlo)
+            .respond("BDAT 6\r\n123456")
+            .expect_write(octets(6))
+            .respond("BDAT 5\r\n78901")
+            .expect_write(too_big)
+            .respond("BDAT 1 LAST\r\nx")
+            .expect_write(need_rcpt);
+        quit(s);
+        const auto r = check_all(s, *this);
+        BOOST_TEST(r.out.events == after_envelope({bev("data"), ev("reset"), ev("quit")}));
+        BOOST_TEST(r.algo->stats().messages == 0u);
+        BOOST_TEST(r.algo->stats().answered == 0u);
+    }
+    {
+        script s;  // one LAST chunk over the limit
+        through_rcpt(s, ehlo).respond("BDAT 11 LAST\r\n12345678901").expect_write(too_big);
+        quit(s);
+        const auto r = check_all(s, *this);
+        BOOST_TEST(r.out.events == after_envelope({bev("data"), ev("reset"), ev("quit")}));
+    }
+    {
+        cfg.lmtp = true;  // LMTP: a LAST chunk over the limit gets one 552 per recipient
+        script s;
+        s.expect_write(greeting)
+            .respond(
+                "LHLO client\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nRCPT TO:<c>\r\nBDAT 11 LAST\r\n12345678901"
+            )
+            .expect_write(ehlo + mail_ok + rcpt_ok + rcpt_ok + too_big + too_big);
+        quit(s);
+        auto algo = make()();
+        const outcome o = s.run(*algo);
+        BOOST_TEST(o.failure.empty(), o.failure);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// STARTTLS (RFC 3207) and TLS on connect
+
+BOOST_FIXTURE_TEST_CASE(starttls_handshake_then_a_new_session, fixture)
+{
+    cfg.starttls = true;
+    script s;
+    s.expect_write(greeting)
+        .respond("EHLO client\r\n")
+        .expect_write(ehlo_starttls)
+        .respond("STARTTLS\r\n")
+        .expect_write(tls_ready)
+        .expect_handshake()
+        .respond("EHLO secure\r\n")
+        .expect_write(ehlo_all)  // no STARTTLS once secured
+        .respond("STARTTLS\r\n")
+        .expect_write(tls_active);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(r.algo->secured());
+    BOOST_TEST(
+        r.out.events ==
+        (std::vector<recorded_event>{ev("helo", "client", "ehlo"), ev("helo", "secure", "ehlo"), ev("quit")})
+    );
+    const auto& t = r.out.trace;
+    BOOST_TEST(
+        position(t, "handshake") == position(t, "write \"220 2.0.0") + 1
+    );  // right after the reply is out
+
+    // what the client said before the handshake is forgotten: no HELO until it greets again
+    script t2;
+    t2.expect_write(greeting)
+        .respond("EHLO client\r\n")
+        .expect_write(ehlo_starttls)
+        .respond("STARTTLS\r\n")
+        .expect_write(tls_ready)
+        .expect_handshake()
+        .peer_closes()
+        .expect_done(error::lost_connection);
+    const auto r2 = check_all(t2, *this);
+    BOOST_TEST(!r2.algo->helo_args().has_value());
+    BOOST_TEST(r2.algo->proto() == client_proto::smtp);
+    BOOST_TEST(r2.algo->secured());
+}
+
+BOOST_FIXTURE_TEST_CASE(starttls_drops_what_came_with_it, fixture)
+{
+    // a man in the middle's commands behind STARTTLS in the same packet are never executed
+    cfg.starttls = true;
+    cfg.trace = true;
+    script s;
+    s.expect_write(greeting)
+        .respond("STARTTLS\r\nMAIL FROM:<evil@example>\r\nRCPT TO:<victim@example>\r\nQUIT\r\n")
+        .expect_write(tls_ready)
+        .expect_handshake()
+        .respond("MAIL FROM:<a@example>\r\n")
+        .expect_write(mail_ok);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(
+        r.out.events == (std::vector<recorded_event>{
+                            ev("command", "STARTTLS"),
+                            ev("command", "MAIL FROM:<a@example>"),
+                            ev("mail", "<a@example>"),
+                            ev("command", "QUIT"),
+                            ev("quit"),
+                            ev("reset"),
+                        })
+    );
+    BOOST_TEST(r.algo->stats().quits == 1u);
+
+    // the replies due before it go out with the 220
+    script p;
+    p.expect_write(greeting)
+        .respond("NOOP\r\nSTARTTLS\r\nQUIT\r\n")
+        .expect_write(ok + tls_ready)
+        .expect_handshake()
+        .respond("QUIT\r\n")
+        .expect_write(bye)
+        .expect_close();
+    auto algo = make()();
+    const outcome o = p.run(*algo);
+    BOOST_TEST(o.failure.empty(), o.failure);
+
+    // also when the buffer holds a partial line
+    smtp_server srv(cfg);
+    srv.start();
+    const transcript t = feed(srv, {"STARTTLS\r\nMAIL FROM:<evil", "QUIT\r\n"});
+    BOOST_TEST(t.handshakes == 1u);
+    BOOST_TEST(t.output == greeting + tls_ready + bye);
+}
+
+BOOST_FIXTURE_TEST_CASE(starttls_refused_in_a_transaction_or_with_arguments, fixture)
+{
+    cfg.starttls = true;
+    script s;
+    s.expect_write(greeting)
+        .respond("MAIL FROM:<a@example>\r\n")
+        .expect_write(mail_ok)
+        .respond("STARTTLS\r\n")
+        .expect_write(in_transaction)
+        .respond("RSET\r\n")
+        .expect_write(mail_ok)
+        .respond("STARTTLS now\r\n")
+        .expect_write("501 5.5.4 Syntax: STARTTLS\r\n")
+        .respond("starttls\r\n")
+        .expect_write(tls_ready)
+        .expect_handshake();
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(r.algo->secured());
+}
+
+BOOST_FIXTURE_TEST_CASE(failed_handshake_ends_the_connection, fixture)
+{
+    cfg.starttls = true;
+    for (const boost::system::error_code ec :
+         {make_error_code(errc::protocol_error), boost::system::error_code(error::timeout)})
+    {
+        BOOST_TEST_CONTEXT(ec.message())
+        {
+            script s;
+            s.expect_write(greeting)
+                .respond("STARTTLS\r\n")
+                .expect_write(tls_ready)
+                .expect_handshake(ec)
+                .expect_done(ec);
+            const auto r = check_all(s, *this);
+            BOOST_TEST(!r.algo->secured());
+            BOOST_TEST(r.out.events.empty());
+        }
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(tls_on_connect_handshakes_before_the_greeting, fixture)
+{
+    cfg.tls_on_connect = true;
+    cfg.starttls = true;  // not announced: the connection is secured from the start
+    {
+        script s;
+        s.expect_handshake()
+            .expect_write(greeting)
+            .respond("EHLO client\r\n")
+            .expect_write(ehlo_all)
+            .respond("STARTTLS\r\n")
+            .expect_write(tls_active);
+        quit(s);
+        const auto r = check_all(s, *this);
+        BOOST_TEST(r.out.trace.front() == "handshake");
+        BOOST_TEST(r.algo->secured());
+    }
+    cfg.starttls = false;  // STARTTLS is still a command, refused the same way
+    {
+        script s;
+        s.expect_handshake().expect_write(greeting).respond("STARTTLS\r\n").expect_write(tls_active);
+        quit(s);
+        check_all(s, *this);
+    }
+    {
+        const boost::system::error_code ec = make_error_code(errc::protocol_error);
+        script s;
+        s.expect_handshake(ec).expect_done(ec);
+        const auto r = check_all(s, *this);
+        BOOST_TEST(r.out.writes.empty());
+        BOOST_TEST(!r.algo->secured());
+    }
+    {
+        cfg.drop.add(smtp_command::connect);  // -q connect: after the handshake, close
+        script s;
+        s.expect_handshake().expect_close();
+        const auto r = check_all(s, *this);
+        BOOST_TEST(r.out.writes.empty());
+        BOOST_TEST(r.algo->hung_up());
+    }
+    {
+        cfg.drop = {};
+        cfg.delays[static_cast<std::size_t>(smtp_command::connect)] = command_delay{1s};  // -W connect:1
+        script s;
+        s.expect_handshake().expect_write(greeting);
+        quit(s);
+        const auto r = check_all(s, *this);
+        BOOST_TEST(position(r.out.trace, "handshake") < position(r.out.trace, "wait 1000 ms"));
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(starttls_network_errors_at_every_step, fixture)
+{
+    cfg.starttls = true;
+    script s;
+    s.expect_write(greeting)
+        .respond("EHLO client\r\n")
+        .expect_write(ehlo_starttls)
+        .respond("STARTTLS\r\n")
+        .expect_write(tls_ready)
+        .expect_handshake()
+        .respond("EHLO client\r\n")
+        .expect_write(ehlo_all);
+    quit(s);
+    BOOST_TEST(s.check_network_errors(make()) == 27u);  // 5 writes and 4 reads, 3 errors each
+    cfg.tls_on_connect = true;
+    script t;
+    t.expect_handshake().expect_write(greeting).respond("EHLO client\r\n").expect_write(ehlo_all);
+    quit(t);
+    BOOST_TEST(t.check_network_errors(make()) == 15u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// AUTH (RFC 4954) against configured users
+
+BOOST_FIXTURE_TEST_CASE(auth_plain, fixture)
+{
+    cfg.users = {
+        {"alice", "secret" },
+        {"bob",   "hunter2"},
+        {"carol", ""       },
+        {"alice", "second" }
+    };
+    struct case_t
+    {
+        std::string response;  // decoded
+        std::string reply;
+        std::string user;
+    };
+    const case_t cases[] = {
+        {std::string("\0alice\0secret", 13),            auth_ok,                             "alice"},
+        {std::string("\0alice\0second",                             13),               auth_ok,                   "alice"}, // a user may have two
+        {std::string("alice\0alice\0secret",                      18),                                    auth_ok,                    "alice"}, // authzid = authcid
+        {std::string("\0bob\0hunter2",                      12),auth_ok,          "bob"},
+        {std::string("\0carol\0",     7),                   auth_ok,                                        "carol"}, // an empty password
+        {std::string("\0alice\0secre",       12),               auth_failed,                         "alice"}, // a prefix
+        {std::string("\0alice\0secret2",                             14),                auth_failed,                                          "alice"},
+        {std::string("\0alice\0hunter2",                      14),                                    auth_failed,                  "alice"}, // another user's password
+        {std::string("\0alice\0",                  7),          auth_failed,    "alice"},
+        {std::string("\0mallory\0secret",     15),auth_failed,"mallory"},
+        {std::string("bob\0alice\0secret",       16),  auth_failed,                 "alice"}, // another authzid
+        {std::string("\0al\x01ice\0secret",                             14),             auth_failed,                                         "al?ice"}, // reported printable
+        {std::string("alice\0secret",                    12),                                  undecodable,                                                       ""}, // one NUL
+        {std::string("\0alice\0secret\0",                  14),                        undecodable,                                           ""}, // three
+        {"",undecodable,""},
+    };
+    for (const case_t& c : cases)
+    {
+        BOOST_TEST_CONTEXT(mailload::test::quoted(c.response))
+        {
+            const int code = std::stoi(c.reply.substr(0, 3));
+            // with an initial response ("=" for an empty one), and after a "334 " challenge
+            script s;
+            s.expect_write(greeting)
+                .respond("AUTH PLAIN " + (c.response.empty() ? std::string("=") : b64(c.response)) + "\r\n")
+                .expect_write(c.reply)
+                .respond("AUTH plain\r\n")
+                .expect_write(c.reply == auth_ok ? "503 5.5.1 Error: already authenticated\r\n" : "334 \r\n");
+            if (c.reply != auth_ok)
+                s.respond(b64(c.response) + "\r\n").expect_write(c.reply);
+            quit(s);
+            const auto r = check_all(s, *this);
+            const std::vector<recorded_event>
+                want = c.reply == auth_ok
+                           ? std::vector<
+                                 recorded_event>{auth_ev(code, "PLAIN", c.user), auth_ev(503), ev("quit")}
+                           : std::vector<recorded_event>{
+                                 auth_ev(code, "PLAIN", c.user),
+                                 auth_ev(code, "PLAIN", c.user),
+                                 ev("quit")};
+            BOOST_TEST(r.out.events == want);
+        }
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(auth_login, fixture)
+{
+    cfg.users = {
+        {"alice", "secret"}
+    };
+    {
+        script s;
+        s.expect_write(greeting)
+            .respond("AUTH LOGIN\r\n")
+            .expect_write(ask_user)
+            .respond(b64("alice") + "\r\n")
+            .expect_write(ask_password)
+            .respond(b64("secret") + "\r\n")
+            .expect_write(auth_ok);
+        quit(s);
+        const auto r = check_all(s, *this);
+        BOOST_TEST(r.out.events == (std::vector<recorded_event>{auth_ev(235, "LOGIN", "alice"), ev("quit")}));
+    }
+    {
+        script s;  // the user name as the initial response; a wrong password
+        s.expect_write(greeting)
+            .respond("auth login " + b64("alice") + "\r\n")
+            .expect_write(ask_password)
+            .respond(b64("Secret") + "\r\n")
+            .expect_write(auth_failed)
+            .respond("AUTH LOGIN " + b64("alice") + "\r\n")
+            .expect_write(ask_password)
+            .respond(b64("secret") + "\r\n")
+            .expect_write(auth_ok);
+        quit(s);
+        const auto r = check_all(s, *this);
+        BOOST_TEST(
+            r.out.events == (std::vector<recorded_event>{
+                                auth_ev(535, "LOGIN", "alice"),
+                                auth_ev(235, "LOGIN", "alice"),
+                                ev("quit")})
+        );
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(auth_cancel_malformed_and_unknown, fixture)
+{
+    cfg.users = {
+        {"alice", "secret"}
+    };
+    script s;
+    s.expect_write(greeting)
+        .respond("AUTH PLAIN\r\n")
+        .expect_write("334 \r\n")
+        .respond("*\r\n")
+        .expect_write(auth_aborted)
+        .respond("AUTH LOGIN\r\n")
+        .expect_write(ask_user)
+        .respond("*\r\n")
+        .expect_write(auth_aborted)
+        .respond("AUTH LOGIN\r\n")
+        .expect_write(ask_user)
+        .respond(b64("alice") + "\r\n")
+        .expect_write(ask_password)
+        .respond("*\r\n")
+        .expect_write(auth_aborted)
+        .respond("AUTH PLAIN !!!!\r\n")  // not base64
+        .expect_write(undecodable)
+        .respond("AUTH PLAIN\r\n")
+        .expect_write("334 \r\n")
+        .respond("AGFsaWNlAHNlY3JldA=\r\n")  // bad length
+        .expect_write(undecodable)
+        .respond("AUTH LOGIN\r\n")
+        .expect_write(ask_user)
+        .respond("YWxpY2U=\0\r\n"s)  // a NUL is no base64 either
+        .expect_write(undecodable)
+        .respond("AUTH LOGIN\r\n")
+        .expect_write(ask_user)
+        .respond(std::string(2044, 'A') + "\r\n")  // 1533 bytes: a response may be that long
+        .expect_write(ask_password)
+        .respond("\r\n")  // an empty password
+        .expect_write(auth_failed)
+        .respond("AUTH\r\n")
+        .expect_write("501 5.5.4 Syntax: AUTH mechanism\r\n")
+        .respond("AUTH CRAM-MD5\r\n")
+        .expect_write("504 5.5.4 Unsupported authentication mechanism\r\n")
+        .respond("NOOP\r\n")
+        .expect_write(ok);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(
+        r.out.events == (std::vector<recorded_event>{
+                            auth_ev(501, "PLAIN"),
+                            auth_ev(501, "LOGIN"),
+                            auth_ev(501, "LOGIN", "alice"),
+                            auth_ev(501, "PLAIN"),
+                            auth_ev(501, "PLAIN"),
+                            auth_ev(501, "LOGIN"),
+                            auth_ev(535, "LOGIN", std::string(1533, '?')),
+                            auth_ev(501),
+                            auth_ev(504),
+                            ev("quit"),
+                        })
+    );
+    // a response over the line limit closes, as a long command line does
+    script t;
+    t.expect_write(greeting)
+        .respond("AUTH PLAIN\r\n")
+        .expect_write("334 \r\n")
+        .respond(std::string(3000, 'A') + "\r\n")
+        .expect_close_leaving_input();
+    check_all(t, *this);
+}
+
+BOOST_FIXTURE_TEST_CASE(auth_responses_are_not_commands, fixture)
+{
+    cfg.users = {
+        {"alice", "secret"}
+    };
+    cfg.trace = true;
+    cfg.log.add(smtp_command::quit);
+    script s;
+    s.expect_write(greeting)
+        .respond("AUTH LOGIN\r\n")
+        .expect_write(ask_user)
+        .respond("QUIT\r\n")  // base64 for three bytes: a user name, not a command
+        .expect_write(ask_password)
+        .respond("RSET\r\n")
+        .expect_write(auth_failed);
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(
+        r.out.events == (std::vector<recorded_event>{
+                            ev("command", "AUTH LOGIN"),
+                            auth_ev(535, "LOGIN", "AB?"),  // the responses are not traced
+                            ev("command", "QUIT"),
+                            ev("syslog", "QUIT|", "quit"),
+                            ev("quit"),
+                        })
+    );
+    BOOST_TEST(r.algo->stats().quits == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(auth_refused_when_authenticated_or_in_a_transaction, fixture)
+{
+    cfg.users = {
+        {"alice", "secret"}
+    };
+    const std::string plain = "AUTH PLAIN " + b64(std::string("\0alice\0secret", 13)) + "\r\n";
+    script s;
+    s.expect_write(greeting)
+        .respond("MAIL FROM:<a@example>\r\n")
+        .expect_write(mail_ok)
+        .respond(plain)
+        .expect_write(in_transaction)
+        .respond("RSET\r\n")
+        .expect_write(mail_ok)
+        .respond(plain)
+        .expect_write(auth_ok)
+        .respond(plain)
+        .expect_write("503 5.5.1 Error: already authenticated\r\n")
+        .respond("AUTH LOGIN\r\n")
+        .expect_write("503 5.5.1 Error: already authenticated\r\n");
+    quit(s);
+    const auto r = check_all(s, *this);
+    BOOST_TEST(
+        r.out.events == (std::vector<recorded_event>{
+                            ev("mail", "<a@example>"),
+                            auth_ev(503),
+                            ev("reset"),
+                            auth_ev(235, "PLAIN", "alice"),
+                            auth_ev(503),
+                            auth_ev(503),
+                            ev("quit"),
+                        })
+    );
+}
+
+BOOST_FIXTURE_TEST_CASE(starttls_forgets_the_authentication, fixture)
+{
+    cfg.users = {
+        {"alice", "secret"}
+    };
+    cfg.starttls = true;
+    const std::string plain = "AUTH PLAIN " + b64(std::string("\0alice\0secret", 13)) + "\r\n";
+    script s;
+    s.expect_write(greeting)
+        .respond(plain)
+        .expect_write(auth_ok)
+        .respond("STARTTLS\r\n")
+        .expect_write(tls_ready)
+        .expect_handshake()
+        .respond(plain)
+        .expect_write(auth_ok);
+    quit(s);
+    check_all(s, *this);
+}
+
+BOOST_FIXTURE_TEST_CASE(precedence_for_auth, fixture)
+{
+    cfg.users = {
+        {"alice", "secret"}
+    };
+    {
+        cfg.hard.add(smtp_command::auth);  // -f auth: no exchange begins, the next line is a command
+        script s;
+        s.expect_write(greeting)
+            .respond("AUTH LOGIN\r\n")
+            .expect_write(hard)
+            .respond("NOOP\r\n")
+            .expect_write(ok);
+        quit(s);
+        const auto r = check_all(s, *this);
+        BOOST_TEST(r.out.events == (std::vector<recorded_event>{ev("quit")}));
+    }
+    {
+        cfg.hard = {};
+        cfg.delays[static_cast<std::size_t>(smtp_command::auth)] = command_delay{1s};  // -W auth:1
+        cfg.log.add(smtp_command::auth);
+        script s;
+        s.expect_write(greeting)
+            .respond("AUTH LOGIN\r\n" + b64("alice") + "\r\n" + b64("secret") + "\r\n")
+            .expect_write(ask_user + ask_password + auth_ok);
+        quit(s);
+        auto algo = make()();
+        const outcome o = s.run(*algo);
+        BOOST_TEST(o.failure.empty(), o.failure);
+        BOOST_TEST(ms(o.waits) == (std::vector<long long>{1000}));  // the AUTH command's reply only
+        BOOST_TEST(
+            o.events == (std::vector<recorded_event>{
+                            ev("syslog", "AUTH|LOGIN", "auth"),
+                            auth_ev(235, "LOGIN", "alice"),
+                            ev("quit")})
+        );
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(auth_network_errors_at_every_step, fixture)
+{
+    cfg.users = {
+        {"alice", "secret"}
+    };
+    script s;
+    s.expect_write(greeting)
+        .respond("AUTH LOGIN\r\n")
+        .expect_write(ask_user)
+        .respond(b64("alice") + "\r\n")
+        .expect_write(ask_password)
+        .respond(b64("secret") + "\r\n")
+        .expect_write(auth_ok);
+    quit(s);
+    BOOST_TEST(s.check_network_errors(make()) == 27u);  // 5 writes and 4 reads, 3 errors each
 }
 
 BOOST_AUTO_TEST_SUITE_END()
