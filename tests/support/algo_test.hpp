@@ -2,13 +2,8 @@
 // tests/support/algo_test.hpp — a scripted peer for sans-io algorithms (after Boost.MySQL's algo_test)
 #pragma once
 
-// The support code uses only action.hpp and error.hpp; single_include/ has just the umbrella header.
-#ifdef MAILLOAD_SINGLE_HEADER
-#include <mailload/mailload.hpp>
-#else
 #include <mailload/error.hpp>
 #include <mailload/sansio/action.hpp>
-#endif
 
 #include <boost/system/errc.hpp>
 #include <boost/system/error_code.hpp>
