@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Self-test of postfix_smtpd.PostfixSmtpd, the private Postfix smtpd used as a real SMTP server.
 
-    python3 tests/integration/test_postfix_smtpd_fixture.py [unittest options]
+    python3 tests/integration/test_postfix_smtpd_fixture.py [--bindir DIR] [unittest options]
+
+(--bindir, the integration tests' common option, is accepted and not used: nothing of ours runs.)
 
 Proves each configured feature with Python's smtplib and raw sockets only: EHLO keywords
 (STARTTLS, CHUNKING, PIPELINING, SIZE, SMTPUTF8, and their absence when turned off), STARTTLS,
@@ -21,6 +23,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import support  # noqa: E402
+
+support.take_option(sys.argv, "--bindir")
 from postfix_smtpd import PostfixSmtpd, group_pids  # noqa: E402
 
 LIMIT = 20000           # message_size_limit of the main instance
