@@ -235,7 +235,9 @@ settings parse(int argc, char** argv) {
     if (c.starttls && c.tls_on_connect) cli::fatal("do not use --starttls and --tls-on-connect at the same time");
     if (s.tls_option && !c.starttls && !c.tls_on_connect)
         cli::fatal("--tls-verify, --tls-ca-file and --tls-servername need --starttls or --tls-on-connect");
-    if (!c.send_helo && c.esmtp()) cli::fatal("-o (no HELO) cannot be used with the ESMTP options");
+    sansio::client_config needs_ehlo = c;  // -o sends no HELO: --pipelining never applies, as before;
+    needs_ehlo.pipelining = false;         // the other ESMTP options cannot go without EHLO
+    if (!c.send_helo && needs_ehlo.esmtp()) cli::fatal("-o (no HELO) cannot be used with the ESMTP options");
     if (argc - optind != 1) usage();
     s.address = argv[optind];
     if (s.file) s.source.message.file_content = read_file(s.file);  // before the address, as Postfix

@@ -224,6 +224,8 @@ OPTION_LINES = {
         ["127.0.0.1:1", "-m", "2"],  # an option after the address
         ["--compat=3.9", "--timeout=2.5", "--connect-limit=1", "--thread-per-session", "-dcvNF", "f", "[::1]"],
         ["--rate=10", "-w", "1", "localhost"],
+        ["--starttls", "--tls-ca-file=ca.pem", "--auth-user=joe", "--auth-password=pw", "--auth-mech=LOGIN",
+         "--chunking", "--chunk-size=100", "--binarymime", "--8bitmime", "--smtputf8", "--size", "-o", "h"],
         ["-h"],
         ["--version"],
         ["-cv", "--help"],
@@ -246,6 +248,9 @@ OPTION_LINES = {
         ["-h", "--help"],
         ["--version"],
         ["--compat=3.7", "--report=xml", "127.0.0.1:25", "5"],
+        ["--starttls", "--tls-cert=c.pem", "--tls-key=k.pem", "--chunking", "--smtputf8", "--max-size=1000",
+         "--auth-user=joe:pw", "--auth-user=ann:x:y", "127.0.0.1:25", "5"],
+        ["--tls-on-connect", "--starttls", "--auth-user=nocolon", "-a", "--auth-user=:pw", "127.0.0.1:25", "5"],
     ],
     "options_qmqp_source": [
         ["-s", "5", "-m", "10000", "-l", "4096", "--report=text", "127.0.0.1:6628"],  # qmqp-source(1) EXAMPLES

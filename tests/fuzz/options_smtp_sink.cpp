@@ -49,6 +49,14 @@ const std::vector<fuzz::long_opt>& longs()
         {"report",        true,  fuzz::l_report       },
         {"help",          false, fuzz::l_help         },
         {"version",       false, fuzz::l_version      },
+        {"chunking",       false, fuzz::l_chunking      },
+        {"smtputf8",       false, fuzz::l_smtputf8      },
+        {"max-size",       true,  fuzz::l_max_size      },
+        {"starttls",       false, fuzz::l_starttls      },
+        {"tls-on-connect", false, fuzz::l_tls_on_connect},
+        {"tls-cert",       true,  fuzz::l_tls_cert      },
+        {"tls-key",        true,  fuzz::l_tls_key       },
+        {"auth-user",      true,  fuzz::l_auth_user     },
     };
     return v;
 }
@@ -152,6 +160,32 @@ void check_settings(const fuzz::getopt_model& m, int argc, char** argv, const se
     FUZZ_CHECK(m.has('q') || cfg.drop.empty());
     FUZZ_CHECK(m.has('Q') || cfg.close.empty());
     FUZZ_CHECK(m.has('s') || cfg.log.empty());
+
+    // ESMTP
+    FUZZ_CHECK(cfg.chunking == m.has(fuzz::l_chunking) && cfg.smtputf8 == m.has(fuzz::l_smtputf8));
+    if (const char* a = m.arg(fuzz::l_max_size))
+        FUZZ_CHECK(cli::leading_integer(a) > 0 && cfg.size_limit == static_cast<std::uint64_t>(cli::leading_integer(a)));
+    else
+        FUZZ_CHECK(cfg.size_limit == 0);
+    FUZZ_CHECK(cfg.starttls == m.has(fuzz::l_starttls) && cfg.tls_on_connect == m.has(fuzz::l_tls_on_connect));
+    FUZZ_CHECK(!(cfg.starttls && cfg.tls_on_connect));
+    FUZZ_CHECK(o.tls.cert_file == (m.has(fuzz::l_tls_cert) ? m.arg(fuzz::l_tls_cert) : ""));
+    FUZZ_CHECK(o.tls.key_file == (m.has(fuzz::l_tls_key) ? m.arg(fuzz::l_tls_key) : ""));
+    FUZZ_CHECK(o.tls.cert_file.empty() || cfg.starttls || cfg.tls_on_connect);
+    FUZZ_CHECK(o.tls.key_file.empty() || !o.tls.cert_file.empty());
+    // --auth-user=USER:PASSWORD, each in turn: the user ends at the first colon, not empty
+    FUZZ_CHECK(cfg.users.size() == m.count(fuzz::l_auth_user) && (cfg.users.empty() || cfg.auth));
+    std::size_t i = 0;
+    for (const auto& o2 : m.options)
+    {
+        if (o2.code != fuzz::l_auth_user)
+            continue;
+        const std::string_view a = o2.arg;
+        const auto colon = a.find(':');
+        FUZZ_CHECK(colon != std::string_view::npos && colon > 0);
+        FUZZ_CHECK(cfg.users[i].first == a.substr(0, colon) && cfg.users[i].second == a.substr(colon + 1));
+        ++i;
+    }
 }
 
 }  // namespace

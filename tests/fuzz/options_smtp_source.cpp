@@ -95,7 +95,27 @@ const std::vector<fuzz::long_opt>& longs()
 {
     static const std::vector<fuzz::long_opt> v = [] {
         auto l = fuzz::source_longs();
-        l.push_back({"pipelining", false, fuzz::l_pipelining});
+        l.insert(
+            l.end(),
+            {
+                {"pipelining",     false, fuzz::l_pipelining    },
+                {"ehlo",           false, fuzz::l_ehlo          },
+                {"starttls",       false, fuzz::l_starttls      },
+                {"tls-on-connect", false, fuzz::l_tls_on_connect},
+                {"tls-verify",     false, fuzz::l_tls_verify    },
+                {"tls-ca-file",    true,  fuzz::l_tls_ca_file   },
+                {"tls-servername", true,  fuzz::l_tls_servername},
+                {"chunking",       false, fuzz::l_chunking      },
+                {"chunk-size",     true,  fuzz::l_chunk_size    },
+                {"binarymime",     false, fuzz::l_binarymime    },
+                {"8bitmime",       false, fuzz::l_8bitmime      },
+                {"smtputf8",       false, fuzz::l_smtputf8      },
+                {"size",           false, fuzz::l_size          },
+                {"auth-user",      true,  fuzz::l_auth_user     },
+                {"auth-password",  true,  fuzz::l_auth_password },
+                {"auth-mech",      true,  fuzz::l_auth_mech     },
+            }
+        );
         return l;
     }();
     return v;
@@ -130,6 +150,46 @@ bool never_fails(const seen_option& o)
     }
 }
 
+/// The ESMTP options of a parse that returned: each as given, the implied ones, and none of the
+/// combinations the tool refuses.
+void check_esmtp(const fuzz::getopt_model& m, const settings& s)
+{
+    using fuzz::long_code;
+    const auto& c = s.source.client;
+    const auto& tls = s.source.tls;
+    FUZZ_CHECK(c.ehlo == m.has(fuzz::l_ehlo) && c.starttls == m.has(fuzz::l_starttls));
+    FUZZ_CHECK(c.tls_on_connect == m.has(fuzz::l_tls_on_connect) && !(c.starttls && c.tls_on_connect));
+    const bool tls_option = m.has(fuzz::l_tls_verify) || m.has(fuzz::l_tls_ca_file) || m.has(fuzz::l_tls_servername);
+    FUZZ_CHECK(!tls_option || c.starttls || c.tls_on_connect);
+    FUZZ_CHECK(tls.verify == (m.has(fuzz::l_tls_verify) || m.has(fuzz::l_tls_ca_file)));
+    FUZZ_CHECK(tls.ca_file == (m.has(fuzz::l_tls_ca_file) ? m.arg(fuzz::l_tls_ca_file) : ""));
+    FUZZ_CHECK(tls.server_name == (m.has(fuzz::l_tls_servername) ? m.arg(fuzz::l_tls_servername) : ""));
+    FUZZ_CHECK(c.binarymime == m.has(fuzz::l_binarymime));
+    FUZZ_CHECK(c.chunking == (m.has(fuzz::l_chunking) || m.has(fuzz::l_chunk_size) || c.binarymime));
+    fuzz::check_count(m, fuzz::l_chunk_size, c.chunk_size, std::size_t{0});
+    FUZZ_CHECK(c.eightbitmime == m.has(fuzz::l_8bitmime) && c.smtputf8 == m.has(fuzz::l_smtputf8));
+    FUZZ_CHECK(c.size == m.has(fuzz::l_size));
+    FUZZ_CHECK(m.has(fuzz::l_auth_user) == m.has(fuzz::l_auth_password));
+    if (m.has(fuzz::l_auth_user))
+    {
+        FUZZ_CHECK(c.auth_user == m.arg(fuzz::l_auth_user) && c.auth_password == m.arg(fuzz::l_auth_password));
+        const char* mech = m.arg(fuzz::l_auth_mech);
+        const std::string_view mv = mech ? mech : "";
+        FUZZ_CHECK(
+            c.auth == (!mech                              ? sansio::auth_mechanism::any
+                       : mv == "PLAIN" || mv == "plain" ? sansio::auth_mechanism::plain
+                                                          : sansio::auth_mechanism::login)
+        );
+    }
+    else
+    {
+        FUZZ_CHECK(c.auth == sansio::auth_mechanism::none && !m.has(fuzz::l_auth_mech));
+    }
+    sansio::client_config needs_ehlo = c;
+    needs_ehlo.pipelining = false;
+    FUZZ_CHECK(c.send_helo || !needs_ehlo.esmtp());
+}
+
 void check_settings(const fuzz::getopt_model& m, int argc, char** argv, const settings& s)
 {
     fuzz::check_returned(m, asks_exit);
@@ -160,6 +220,7 @@ void check_settings(const fuzz::getopt_model& m, int argc, char** argv, const se
     FUZZ_CHECK(o.client.ignore_rejects == m.has('A') && o.client.keep_alive == m.has('d'));
     FUZZ_CHECK(o.client.send_helo == !m.has('o') && s.send_headers == !m.has('o'));
     FUZZ_CHECK(o.client.pipelining == m.has(fuzz::l_pipelining));
+    check_esmtp(m, s);
 }
 
 }  // namespace

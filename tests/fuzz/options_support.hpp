@@ -244,6 +244,24 @@ enum long_code : int
     l_session_limit,
     l_max_sessions,
     l_max_size,
+    // ESMTP (smtp-source, smtp-sink)
+    l_ehlo,
+    l_starttls,
+    l_tls_on_connect,
+    l_tls_verify,
+    l_tls_ca_file,
+    l_tls_servername,
+    l_tls_cert,
+    l_tls_key,
+    l_chunking,
+    l_chunk_size,
+    l_binarymime,
+    l_8bitmime,
+    l_smtputf8,
+    l_size,
+    l_auth_user,
+    l_auth_password,
+    l_auth_mech,
 };
 
 /// The long options both sources take (smtp-source(1), qmqp-source(1): "mailload's options").
