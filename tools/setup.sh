@@ -3,7 +3,8 @@
 # Compilers, build tools, Boost 1.81, and the real peers the tests talk to: Postfix's four test
 # programs (package `postfix`; its mail system is never started), swaks (with libnet-ssleay-perl for
 # its TLS), openssl and Python 3; valgrind
-# for bench/zero_overhead.py; libclang-rt-14-dev for tools/fuzz.sh (libFuzzer: only a Recommends of clang).
+# for bench/zero_overhead.py; libclang-rt-14-dev for tools/fuzz.sh (libFuzzer: only a Recommends of clang);
+# Open MPI for the optional MPI layer (include/mailload/mpi.hpp, smtp-source-mpi, qmqp-source-mpi).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
     libboost1.81-dev libboost-test1.81-dev libssl-dev
     postfix swaks libnet-ssleay-perl openssl procps iproute2 netbase
     valgrind groff-base man-db libclang-rt-14-dev time
+    openmpi-bin libopenmpi-dev
 )
 
 sudo_cmd=()
