@@ -19,7 +19,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 INCLUDE_DIR = ROOT / "include"
 ENTRY = "mailload/mailload.hpp"
-OPTIONAL = ["mailload/tls/openssl.hpp"]
+OPTIONAL = ["mailload/tls/openssl.hpp", "mailload/mpi.hpp"]
 OUTPUT_DIR = ROOT / "single_include"
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"](mailload/[^>"]+)[>"]')
 PRAGMA_ONCE_RE = re.compile(r"^\s*#\s*pragma\s+once\b")

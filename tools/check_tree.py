@@ -45,12 +45,14 @@ CONCEPT_RE = re.compile(r"^\s*concept\s+(\w+)\s*=")
 CONCEPT_HEADING_RE = re.compile(r"^##\s+`(\w+)`\s*$")
 FILE_MARK_RE = re.compile(r"^<!--\s*file:\s*(\S+)\s*-->\s*$")
 
-# (what, CMake variable, meson variable, prefix of list entries relative to the repo root)
+# (what, CMake variables, meson variables, prefix of list entries relative to the repo root): the
+# files of a kind are those of its lists together (the MPI ones are built only when MPI is found).
 LISTS = [
-    ("header", "MAILLOAD_HEADERS", "mailload_headers", "include/"),
-    ("unit test source", "MAILLOAD_TEST_SOURCES", "mailload_test_sources", ""),
-    ("example", "MAILLOAD_EXAMPLES", "mailload_examples", ""),
-    ("integration test", "MAILLOAD_INTEGRATION_TESTS", "mailload_integration_tests", ""),
+    ("header", ["MAILLOAD_HEADERS"], ["mailload_headers"], "include/"),
+    ("unit test source", ["MAILLOAD_TEST_SOURCES"], ["mailload_test_sources"], ""),
+    ("example", ["MAILLOAD_EXAMPLES", "MAILLOAD_MPI_EXAMPLES"], ["mailload_examples", "mailload_mpi_examples"], ""),
+    ("integration test", ["MAILLOAD_INTEGRATION_TESTS", "MAILLOAD_MPI_INTEGRATION_TESTS"],
+     ["mailload_integration_tests", "mailload_mpi_integration_tests"], ""),
 ]
 
 errors = []
@@ -117,11 +119,11 @@ def expected(what, files):
 def check_lists(files):
     cmake = strip_comments((ROOT / "CMakeLists.txt").read_text(encoding="utf-8"))
     meson = strip_comments((ROOT / "meson.build").read_text(encoding="utf-8"))
-    for what, cvar, mvar, prefix in LISTS:
+    for what, cvars, mvars, prefix in LISTS:
         want = expected(what, files)
-        for build, listed in (("CMakeLists.txt", cmake_list(cmake, cvar)),
-                              ("meson.build", meson_list(meson, mvar))):
-            var = cvar if build == "CMakeLists.txt" else mvar
+        for build, listed in (("CMakeLists.txt", [x for v in cvars for x in cmake_list(cmake, v)]),
+                              ("meson.build", [x for v in mvars for x in meson_list(meson, v)])):
+            var = " + ".join(cvars if build == "CMakeLists.txt" else mvars)
             for dup in sorted({x for x in listed if listed.count(x) > 1}):
                 error(f"{build}: {dup} is listed twice in {var}")
             for missing in sorted(want - set(listed)):

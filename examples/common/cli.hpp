@@ -12,12 +12,14 @@
 
 #include <chrono>
 #include <climits>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <type_traits>
 
 namespace cli {
@@ -189,13 +191,28 @@ inline bool is_decimal(std::string_view s) {
     return !whole.empty() && digits(whole) && digits(frac) && (dot == std::string_view::npos || !frac.empty());
 }
 
-/// Raises the soft limit on open files to the hard limit, so thousands of sessions can be open.
-inline void raise_open_files_limit() {
+/// The start of every tool's main(): no SIGPIPE (a write to a closed socket is an error
+/// return), the soft limit on open files raised to the hard limit (thousands of sessions),
+/// and the program's name for the diagnostics.
+inline void start(char** argv) {
+    std::signal(SIGPIPE, SIG_IGN);
     rlimit lim{};
     if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
         lim.rlim_cur = lim.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &lim);
     }
+    program = argv[0];
+}
+
+/// Whether this program is an MPI source (smtp-source-mpi, qmqp-source-mpi): several targets
+/// and --per-rank are its options.
+inline bool mpi_tool = false;
+
+/// The operands after the options: exactly one target, or for an MPI source one or more;
+/// `usage()` otherwise.
+inline void take_targets(int argc, char** argv, int first, std::vector<const char*>& targets, void (*usage)()) {
+    if (argc - first < 1 || (argc - first > 1 && !mpi_tool)) usage();
+    targets.assign(argv + first, argv + argc);
 }
 
 }  // namespace cli

@@ -44,7 +44,7 @@ struct source_choices {
 /// getopt_long codes of the long options both sources take; a tool's own start at opt_own.
 enum source_long_code : int {
     opt_compat = 256, opt_connect_limit, opt_timeout, opt_report, opt_threads, opt_thread_per_session, opt_rate,
-    opt_duration, opt_progress, opt_help, opt_version, opt_own = 320
+    opt_duration, opt_progress, opt_help, opt_version, opt_per_rank, opt_own = 320
 };
 
 /// The long options both sources take, followed by `own`, ready for getopt_long().
@@ -61,6 +61,7 @@ inline std::vector<option> source_longopts(std::initializer_list<option> own) {
         {"progress", no_argument, nullptr, opt_progress},
         {"help", no_argument, nullptr, opt_help},
         {"version", no_argument, nullptr, opt_version},
+        {"per-rank", no_argument, nullptr, opt_per_rank},  // the MPI sources' only
     };
     v.insert(v.end(), own.begin(), own.end());
     v.push_back({nullptr, 0, nullptr, 0});
@@ -83,6 +84,7 @@ struct source_cli {
     bool compat39 = false;
     double rate = 0;
     bool messages_given = false;  ///< -m was given
+    bool per_rank = false;        ///< --per-rank (the MPI sources): a report row per rank
 };
 
 /// Reads one of the shared long options into `o` and `c`; false if `ch` is none of them.
@@ -101,6 +103,9 @@ inline bool source_long_option(int ch, const char* arg, mailload::source_options
     case opt_duration: o.duration = seconds(positive_seconds(arg, "duration")); return true;
     case opt_progress: c.how.progress = true; return true;
     case opt_version: version();
+    case opt_per_rank:
+        c.per_rank = true;
+        return mpi_tool;
     default: return false;
     }
 }

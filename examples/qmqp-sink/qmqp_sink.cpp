@@ -150,9 +150,7 @@ struct cli_observer {
 // tests/fuzz/options_*.cpp take parse() alone (the dispatch below is most of the compile time).
 #ifndef MAILLOAD_OPTIONS_ONLY
 int main(int argc, char** argv) {
-    std::signal(SIGPIPE, SIG_IGN);
-    cli::raise_open_files_limit();
-    cli::program = argv[0];
+    cli::start(argv);
     const settings s = parse(argc, argv);
 
     if (s.verbose) cli::info(std::string("name_mask: ") + cli::name_mask(s.family));

@@ -71,7 +71,8 @@ struct settings {
     const char* sender = nullptr;
     const char* recipient = nullptr;
     std::optional<std::string> myhostname;  // -M, checked where it is given (as Postfix does)
-    const char* address = nullptr;
+    const char* address = nullptr;       // the target (of this rank, in qmqp-source-mpi)
+    std::vector<const char*> targets;  // the operands: one, or in qmqp-source-mpi one or more
 };
 
 settings parse(int argc, char** argv) {
@@ -118,8 +119,8 @@ settings parse(int argc, char** argv) {
         }
     }
     cli::finish_source_options(o, s.cli);
-    if (argc - optind != 1) usage();
-    s.address = argv[optind];
+    cli::take_targets(argc, argv, optind, s.targets, usage);
+    s.address = s.targets[0];
     return s;
 }
 
@@ -169,18 +170,18 @@ struct cli_observer {
 
 }  // namespace
 
-// tests/fuzz/options_*.cpp take parse() alone (the dispatch below is most of the compile time).
+// tests/fuzz/options_*.cpp take parse() alone (the dispatch below is most of the compile time);
+// qmqp-source-mpi takes all but main().
 #ifndef MAILLOAD_OPTIONS_ONLY
-int main(int argc, char** argv) {
-    std::signal(SIGPIPE, SIG_IGN);
-    cli::raise_open_files_limit();
-    cli::program = argv[0];
-    settings s = parse(argc, argv);
-    source_options& o = s.source;
+namespace {
 
+/// After parse(): what the settings imply; fatal on a target that is no address (every one:
+/// qmqp-source-mpi takes several).
+void configure(settings& s) {
+    source_options& o = s.source;
     if (s.verbose) cli::info(std::string("name_mask: ") + cli::name_mask(s.family));
-    const auto spec = sansio::parse_client_endpoint(s.address, qmqp::default_port);
-    if (!spec) cli::fatal(spec.error);
+    for (const char* target : s.targets)
+        if (const auto spec = sansio::parse_client_endpoint(target, qmqp::default_port); !spec) cli::fatal(spec.error);
     if (!s.myhostname) s.myhostname = cli::myhostname(nullptr);
     const std::string fallback = "foo@" + *s.myhostname;
     o.client.sender = s.sender ? s.sender : fallback;
@@ -188,15 +189,30 @@ int main(int argc, char** argv) {
     o.message.myhostname = *s.myhostname;
     o.message.date = sansio::mail_date(std::time(nullptr), s.cli.compat39);
     o.message.pid = static_cast<std::uint32_t>(::getpid());
+}
 
+/// Runs the source against s.address, printing what Postfix's prints on the way (-c -v).
+source_report run(const settings& s) {
     std::optional<sansio::qmqp_request> request;  // -v -v traces: the same bytes the source sends
-    if (s.verbose > 1) request.emplace(o.client, o.message);
+    if (s.verbose > 1) request.emplace(s.source.client, s.source.message);
     cli_observer observer{s.verbose, s.count, request ? &*request : nullptr, {}};
-    const auto report = cli::run_source(hana::tuple_t<qmqp>, "qmqp", s.family, s.cli.how, o, s.address, observer);
+    const auto report = cli::run_source(hana::tuple_t<qmqp>, "qmqp", s.family, s.cli.how, s.source, s.address, observer);
     if (s.count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open
+    return report;
+}
+
+}  // namespace
+
+#ifndef MAILLOAD_MPI_TOOL
+int main(int argc, char** argv) {
+    cli::start(argv);
+    settings s = parse(argc, argv);
+    configure(s);
+    const auto report = run(s);
     if (!s.cli.report.empty())
-        cli::print_source_report(s.cli.report, cli::source_report_json("qmqp-source", report, s.cli, o));
+        cli::print_source_report(s.cli.report, cli::source_report_json("qmqp-source", report, s.cli, s.source));
     if (report.error) cli::fatal(report.what);
     return 0;
 }
+#endif
 #endif

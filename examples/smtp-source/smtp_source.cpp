@@ -81,7 +81,8 @@ struct settings {
     const char* sender = nullptr;
     const char* recipient = nullptr;
     std::optional<std::string> myhostname;  // -M, checked where it is given (as Postfix does)
-    const char* address = nullptr;
+    const char* address = nullptr;       // the target (of this rank, in smtp-source-mpi)
+    std::vector<const char*> targets;  // the operands: one, or in smtp-source-mpi one or more
     bool tls_option = false;  // --tls-verify, --tls-ca-file or --tls-servername given
 };
 
@@ -238,8 +239,8 @@ settings parse(int argc, char** argv) {
     sansio::client_config needs_ehlo = c;  // -o sends no HELO: --pipelining never applies, as before;
     needs_ehlo.pipelining = false;         // the other ESMTP options cannot go without EHLO
     if (!c.send_helo && needs_ehlo.esmtp()) cli::fatal("-o (no HELO) cannot be used with the ESMTP options");
-    if (argc - optind != 1) usage();
-    s.address = argv[optind];
+    cli::take_targets(argc, argv, optind, s.targets, usage);
+    s.address = s.targets[0];
     if (s.file) s.source.message.file_content = read_file(s.file);  // before the address, as Postfix
     return s;
 }
@@ -302,18 +303,18 @@ struct cli_observer {
 
 }  // namespace
 
-// tests/fuzz/options_*.cpp take parse() alone (the dispatch below is most of the compile time).
+// tests/fuzz/options_*.cpp take parse() alone (the dispatch below is most of the compile time);
+// smtp-source-mpi takes all but main().
 #ifndef MAILLOAD_OPTIONS_ONLY
-int main(int argc, char** argv) {
-    std::signal(SIGPIPE, SIG_IGN);
-    cli::raise_open_files_limit();
-    cli::program = argv[0];
-    settings s = parse(argc, argv);
-    source_options& o = s.source;
+namespace {
 
+/// After parse(): what the settings imply (names, numbering, content); fatal on a target that
+/// is no address (every one: smtp-source-mpi takes several).
+void configure(settings& s) {
+    source_options& o = s.source;
     if (s.verbose) cli::info(std::string("name_mask: ") + cli::name_mask(s.family));
-    const auto spec = sansio::parse_client_endpoint(s.address, "smtp");
-    if (!spec) cli::fatal(spec.error);
+    for (const char* target : s.targets)
+        if (const auto spec = sansio::parse_client_endpoint(target, "smtp"); !spec) cli::fatal(spec.error);
 
     const std::string myhostname = s.myhostname ? *s.myhostname : cli::myhostname(nullptr);
     const std::string fallback = "foo@" + myhostname;
@@ -334,14 +335,29 @@ int main(int argc, char** argv) {
     o.message.headers = s.send_headers && !s.file;
     o.message.date = sansio::mail_date(std::time(nullptr), s.cli.compat39);
     o.message.pid = static_cast<std::uint32_t>(::getpid());
+}
 
-    cli_observer observer{s.verbose, s.count, s.protocol == "lmtp", {}, o.timeout};
-    const auto report =
-        cli::run_source<openssl_tls>(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.cli.how, o, s.address, observer);
+/// Runs the source against s.address, printing what Postfix's prints on the way (-c -v -A).
+source_report run(const settings& s) {
+    cli_observer observer{s.verbose, s.count, s.protocol == "lmtp", {}, s.source.timeout};
+    const auto report = cli::run_source<openssl_tls>(hana::tuple_t<smtp, lmtp>, s.protocol, s.family, s.cli.how,
+                                                     s.source, s.address, observer);
     if (s.count && !report.error) std::fputc('\n', stdout);  // a fatal exit leaves the line open
+    return report;
+}
+
+}  // namespace
+
+#ifndef MAILLOAD_MPI_TOOL
+int main(int argc, char** argv) {
+    cli::start(argv);
+    settings s = parse(argc, argv);
+    configure(s);
+    const auto report = run(s);
     if (!s.cli.report.empty())
-        cli::print_source_report(s.cli.report, cli::source_report_json("smtp-source", report, s.cli, o));
+        cli::print_source_report(s.cli.report, cli::source_report_json("smtp-source", report, s.cli, s.source));
     if (report.error) cli::fatal(report.what);
     return 0;
 }
+#endif
 #endif

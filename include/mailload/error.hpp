@@ -23,6 +23,7 @@ enum class error {
     netstring_format,  ///< a netstring not of the form digits ':' bytes ','
     netstring_size,    ///< a netstring longer than its bound
     not_announced,     ///< the server does not announce an ESMTP extension the client must use
+    stopped,           ///< a stop signal ended the run early (source_options::stop_signals)
 };
 
 }  // namespace mailload
@@ -49,6 +50,7 @@ public:
         case error::netstring_format: return "netstring format error";
         case error::netstring_size: return "netstring size exceeds limit";
         case error::not_announced: return "extension not announced";
+        case error::stopped: return "stopped by a signal";
         }
         return "unknown mailload error";
     }

@@ -19,6 +19,7 @@
 #include <mailload/pacing/no_pacing.hpp>
 #include <mailload/pacing/random_interval.hpp>
 #include <mailload/protocol/qmqp.hpp>
+#include <mailload/report/codec.hpp>
 #include <mailload/report/histogram.hpp>
 #include <mailload/protocol/smtp.hpp>
 #include <mailload/sansio/action.hpp>

@@ -21,6 +21,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -30,6 +31,7 @@
 
 #include <array>
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -57,6 +59,10 @@ struct source_options {
     std::chrono::steady_clock::duration duration{};  ///< no message starts this long after the run's start (0: none)
     std::uint32_t threads = 1;           ///< event loops, for the thread_pool policy
     std::uint64_t seed = 0;              ///< random pacing seed (0: from the clock)
+    /// Signals that end the run early, as a fatal error would (error::stopped, "stopped by
+    /// SIGTERM"), the report then holding what was accepted until then; not with blocking
+    /// sessions (thread_per_session), which have no event loop to wait for them.
+    std::vector<int> stop_signals;
     sansio::client_config client;        ///< the dialog (the protocol policy sets `lmtp`)
     sansio::message_options message;     ///< the content
     tls_client_options tls;              ///< when the dialog asks for TLS (and the Tls policy has it)
@@ -66,8 +72,8 @@ struct source_options {
 /// status byte, 'K' = 75, for its one stage).
 class reply_counts {
 public:
-    void add(sansio::client_stage stage, int code) noexcept {
-        ++n_[static_cast<std::size_t>(stage)][static_cast<std::size_t>(code < 0 || code > 999 ? 0 : code)];
+    void add(sansio::client_stage stage, int code, std::uint64_t n = 1) noexcept {
+        n_[static_cast<std::size_t>(stage)][static_cast<std::size_t>(code < 0 || code > 999 ? 0 : code)] += n;
     }
     std::uint64_t count(sansio::client_stage stage, int code) const noexcept {
         return n_[static_cast<std::size_t>(stage)][static_cast<std::size_t>(code)];
@@ -220,6 +226,15 @@ public:
                     threads.emplace_back([this, &s, &endpoint, &observer] { run_session_blocking(*s, endpoint, observer); });
                 for (auto& t : threads) t.join();
             } else {
+                boost::asio::signal_set signals(loops.executor_for(0));
+                for (int sig : opts_.stop_signals) signals.add(sig);
+                if (!opts_.stop_signals.empty()) {
+                    signals.async_wait([this](boost::system::error_code ec, int sig) {
+                        if (!ec) fatal(error::stopped, std::string("stopped by ") + signal_name(sig));
+                    });
+                    signals_ = &signals;
+                }
+                running_ = opts_.sessions;
                 for (auto& sp : sessions) {
                     session& s = *sp;
                     boost::asio::co_spawn(s.socket.get_executor(), run_session(s, endpoint, observer),
@@ -227,6 +242,7 @@ public:
                     boost::asio::co_spawn(s.socket.get_executor(), watchdog(s), boost::asio::detached);
                 }
                 loops.run();
+                signals_ = nullptr;
             }
             loops_ = nullptr;
             sessions_ = nullptr;
@@ -534,6 +550,12 @@ private:
             if (!dialog_ended(s, ec)) break;
         }
         s.deadline.stop();
+        if (running_.fetch_sub(1) == 1 && signals_)  // the last session: nothing more to stop
+            boost::asio::post(signals_->get_executor(), [this] { signals_->cancel(); });
+    }
+
+    static const char* signal_name(int sig) noexcept {
+        return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "a signal";
     }
 
     template <class Observer>
@@ -588,6 +610,8 @@ private:
     client_socket_options socket_options_;
     std::atomic<std::uint64_t> claimed_{0};
     std::atomic<std::uint64_t> rcpt_sequence_{0};
+    std::atomic<std::uint32_t> running_{0};                  // sessions not yet ended (event loops)
+    boost::asio::signal_set* signals_ = nullptr;           // the run's stop signals, while it runs
     std::atomic<bool> stopping_{false};
     std::mutex stop_mutex_;  // error_, what_; pause_blocking()'s wake-up
     std::condition_variable stop_cv_;

@@ -284,6 +284,28 @@ for _target, _lines in OPTION_LINES.items():
     SEEDS[_target] = {"line%02d" % i: "\0".join(args).encode() for i, args in enumerate(_lines)}
 
 
+def report(failed=b"", buckets=((5, 3), (300, 2)), replies=((3, 250, 5),), errors=(b"Connection refused",)):
+    """A source report as include/mailload/report/codec.hpp encodes it (11 stages)."""
+    u64 = lambda v: v.to_bytes(8, "little")
+    s = lambda b: u64(len(b)) + b
+    out = s(b"mailload source_report 1") + u64(11) + u64(1 if failed else 0) + s(failed)
+    out += b"".join(u64(v) for v in (5, 5, 5, 5, 5000, 0)) + u64(0) * 11 + b"".join(u64(v) for v in (2, 0, 0, 0, 0))
+    out += u64(1_500_000_000)
+    hist = u64(len(buckets)) + u64(buckets[0][0]) + u64(buckets[-1][0] * 2) + u64(1234)
+    hist += b"".join(u64(i) + u64(n) for i, n in buckets)
+    out += hist + u64(0) * 4 * 13  # latency; connect, tls and the 11 stages empty
+    out += u64(len(replies)) + b"".join(u64(a) + u64(b) + u64(c) for a, b, c in replies)
+    out += u64(len(errors)) + b"".join(s(e) + u64(1) for e in errors)
+    return out
+
+
+SEEDS["report_codec"] = {
+    "ok": report(),
+    "failed": report(failed=b"connect to 127.0.0.1:1: Connection refused"),
+    "empty": report(buckets=((0, 0),), replies=(), errors=()),
+}
+
+
 def main():
     targets = sys.argv[1:] or list(SEEDS)
     for target in targets:

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace mailload::report {
@@ -37,18 +38,30 @@ public:
         sum_ += v;
     }
 
-    void merge(const histogram& o) {
-        if (o.counts_.size() > counts_.size()) grow(o.counts_.size());
-        for (std::size_t i = 0; i < o.counts_.size(); ++i) counts_[i] += o.counts_[i];
-        total_ += o.total_;
-        max_ = std::max(max_, o.max_);
-        min_ = std::min(min_, o.min_);
-        sum_ += o.sum_;
+    void merge(const histogram& o) { merge(o.counts_, o.min_, o.max_, o.sum_); }
+
+    /// Adds counts recorded elsewhere (another process's counts(), min(), max() and sum()):
+    /// bucket `i` gains `counts[i]`. False, and nothing added, when the parts cannot be one
+    /// histogram's (more buckets than there are, or a minimum above the maximum).
+    bool merge(std::span<const std::uint64_t> counts, std::uint64_t min, std::uint64_t max, std::uint64_t sum) {
+        if (counts.size() > bucket_count) return false;
+        std::uint64_t n = 0;
+        for (const std::uint64_t c : counts) n += c;
+        if (n == 0) return true;
+        if (min > max) return false;
+        if (counts.size() > counts_.size()) grow(counts.size());
+        for (std::size_t i = 0; i < counts.size(); ++i) counts_[i] += counts[i];
+        total_ += n;
+        max_ = std::max(max_, max);
+        min_ = std::min(min_, min);
+        sum_ += sum;
+        return true;
     }
 
     std::uint64_t count() const noexcept { return total_; }
     std::uint64_t max() const noexcept { return total_ ? max_ : 0; }
     std::uint64_t min() const noexcept { return total_ ? min_ : 0; }
+    std::uint64_t sum() const noexcept { return sum_; }  ///< of every value recorded
     double mean() const noexcept { return total_ ? double(sum_) / double(total_) : 0.0; }
 
     /// The value at percentile `p` (0-100): the highest value of the bucket holding the

@@ -72,6 +72,9 @@ struct client_config {
     std::string recipient;        ///< RCPT TO:<recipient>, numbered as `numbering` says
     std::uint32_t rcpt_count = 1; ///< recipients per transaction
     rcpt_numbering numbering = rcpt_numbering::off;
+    /// The sequence numbers (-N) are n × stride + offset for n = 0, 1, …: several processes of
+    /// one run (MPI ranks) number without overlap, each with the stride of their count.
+    std::uint64_t sequence_stride = 1, sequence_offset = 0;
 
     /// Whether the client greets with EHLO (an ESMTP option asks for it); LMTP's LHLO is one too.
     bool esmtp() const noexcept {
@@ -589,16 +592,20 @@ private:
             to_ += cfg_.recipient;
             break;
         case rcpt_numbering::prepend_sequence:
-            append_number(to_, rcpt_seq_.fetch_add(1, std::memory_order_relaxed) + 1);
+            append_number(to_, next_sequence() + 1);
             to_ += cfg_.recipient;
             break;
         case rcpt_numbering::append_sequence:
             to_ += local_;
-            append_number(to_, rcpt_seq_.fetch_add(1, std::memory_order_relaxed));
+            append_number(to_, next_sequence());
             to_ += at_domain_;
             break;
         }
         out.append("RCPT TO:<").append(to_).append(">\r\n");
+    }
+
+    std::uint64_t next_sequence() noexcept {
+        return rcpt_seq_.fetch_add(1, std::memory_order_relaxed) * cfg_.sequence_stride + cfg_.sequence_offset;
     }
 
     // This message's headers, and how many replies its end is due (LMTP: one per accepted recipient).
