@@ -47,7 +47,15 @@ enum source_long_code : int {
     opt_duration, opt_progress, opt_help, opt_version, opt_per_rank, opt_own = 320
 };
 
-/// The long options both sources take, followed by `own`, ready for getopt_long().
+/// The MPI sources' own long option.
+inline constexpr option mpi_longopt = {"per-rank", no_argument, nullptr, opt_per_rank};
+
+/// --help's line for it, and for their several targets.
+inline constexpr const char* mpi_help =
+    "MPI: target...   spread over the ranks --per-rank           a report row per rank\n";
+
+/// The long options both sources take (and the MPI sources' own, in those), followed by `own`,
+/// ready for getopt_long().
 inline std::vector<option> source_longopts(std::initializer_list<option> own) {
     std::vector<option> v = {
         {"compat", required_argument, nullptr, opt_compat},
@@ -61,8 +69,8 @@ inline std::vector<option> source_longopts(std::initializer_list<option> own) {
         {"progress", no_argument, nullptr, opt_progress},
         {"help", no_argument, nullptr, opt_help},
         {"version", no_argument, nullptr, opt_version},
-        {"per-rank", no_argument, nullptr, opt_per_rank},  // the MPI sources' only
     };
+    if (mpi_tool) v.push_back(mpi_longopt);
     v.insert(v.end(), own.begin(), own.end());
     v.push_back({nullptr, 0, nullptr, 0});
     return v;
@@ -103,9 +111,7 @@ inline bool source_long_option(int ch, const char* arg, mailload::source_options
     case opt_duration: o.duration = seconds(positive_seconds(arg, "duration")); return true;
     case opt_progress: c.how.progress = true; return true;
     case opt_version: version();
-    case opt_per_rank:
-        c.per_rank = true;
-        return mpi_tool;
+    case opt_per_rank: c.per_rank = true; return true;  // only in mpi_tool's table
     default: return false;
     }
 }

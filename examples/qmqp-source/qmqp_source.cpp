@@ -44,9 +44,10 @@ void help() {
         "  -v         verbose (-v -v: more)     -t to      recipient [foo@myhostname]\n"
         "  -w secs    fixed delay per message   (-w, -R: fractions allowed)\n"
         "mailload's options:\n"
-        "%s"
-        "See man qmqp-source for the details.\n",
-        name.c_str(), cli::source_long_help);
+        "%s%s"
+        "See man %s for the details.\n",
+        name.c_str(), cli::source_long_help, cli::mpi_tool ? cli::mpi_help : "",
+        cli::mpi_tool ? "smtp-source-mpi" : "qmqp-source");
 }
 
 // Postfix's qmqp-source answers every bad number with its usage line.

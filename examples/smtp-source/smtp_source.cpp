@@ -63,8 +63,9 @@ void help() {
         "         --tls-servername=N\n"
         "  AUTH:  --auth-user=U --auth-password=P --auth-mech=PLAIN|LOGIN\n"
         "  -h, --help  this help                --version  print the version\n"
-        "See man smtp-source for the details.\n",
-        name.c_str());
+        "%s"
+        "See man %s for the details.\n",
+        name.c_str(), cli::mpi_tool ? cli::mpi_help : "", cli::mpi_tool ? "smtp-source-mpi" : "smtp-source");
 }
 
 struct settings {

@@ -314,6 +314,20 @@ class DyingRankTest(unittest.TestCase):
 class UsageTest(unittest.TestCase):
     """The MPI sources' own options, and smtp-source's refusal of them."""
 
+    def test_help_names_the_mpi_options(self):
+        for name in ("smtp-source-mpi", "qmqp-source-mpi"):
+            res = support.run([tool(name), "--help"])  # before MPI starts: no mpirun needed
+            self.assertEqual(res.returncode, 0, res)
+            self.assertIn(b"--per-rank", res.stdout)
+            self.assertIn(b"See man smtp-source-mpi", res.stdout)
+            self.assertLessEqual(len(res.stdout.splitlines()), 25, "one screen and a line")
+
+    def test_bad_options_end_every_rank_before_mpi(self):
+        res = support.run(MPIRUN + [tool("smtp-source-mpi"), "-m", "0", "127.0.0.1:1"], timeout=120)
+        self.assertNotEqual(res.returncode, 0, res)
+        self.assertEqual(res.stderr.count(b"smtp-source-mpi: fatal: bad message count: 0"), RANKS, res)
+        self.assertEqual(res.stdout.count(b"report"), 0, res)
+
     def test_single_process_tools_refuse_several_targets_and_per_rank(self):
         for name in ("smtp-source", "qmqp-source"):
             for args in (["127.0.0.1:1", "127.0.0.1:2"], ["--per-rank", "127.0.0.1:1"]):
