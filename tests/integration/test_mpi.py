@@ -325,7 +325,8 @@ class UsageTest(unittest.TestCase):
     def test_bad_options_end_every_rank_before_mpi(self):
         res = support.run(MPIRUN + [tool("smtp-source-mpi"), "-m", "0", "127.0.0.1:1"], timeout=120)
         self.assertNotEqual(res.returncode, 0, res)
-        self.assertEqual(res.stderr.count(b"smtp-source-mpi: fatal: bad message count: 0"), RANKS, res)
+        # Each rank says it, unless mpirun ended it first (it ends the job when one rank fails).
+        self.assertIn(res.stderr.count(b"smtp-source-mpi: fatal: bad message count: 0"), range(1, RANKS + 1), res)
         self.assertEqual(res.stdout.count(b"report"), 0, res)
 
     def test_single_process_tools_refuse_several_targets_and_per_rank(self):
