@@ -7,13 +7,13 @@
 #    and was built with the same command (build/fuzz/<target>.d, .cmd); the options_* targets
 #    (the four tools' option parsers, which include the tools' sources) also get -I examples;
 # 2. replays tests/fuzz/regressions/<target>/* (inputs that once failed: they must pass now);
-# 3. fuzzes each target in turn, one at a time, for SECONDS on a copy of
+# 3. fuzzes each target (JOBS at a time, each a process of its own) for SECONDS on a copy of
 #    tests/fuzz/corpus/<target>/ in build/fuzz/work/ (the committed corpus is never written),
 #    with tests/fuzz/dict/ dictionaries; logs in build/fuzz/logs/. The options_* targets run
 #    with -close_fd_mask=3 (the tools' diagnostics would fill the log): their crash reports
 #    still print, but a failed invariant's message does not, so a reproducer is replayed.
-# Stops at the first failure, printing the reproducer's path and the log's end (and the
-# replay's); exit status 1.
+# Fails (exit status 1) when a build, a regression or a target fails, printing the
+# reproducer's path and the log's end (and the replay's).
 # Reproduce with: build/fuzz/<target> <file>; minimise with
 #   build/fuzz/<target> -minimize_crash=1 -runs=100000 -exact_artifact_path=min <file>
 set -euo pipefail
@@ -95,17 +95,16 @@ up_to_date() {
 # 1. build, JOBS at a time
 start=$SECONDS
 echo "fuzz.sh: building ${#targets[@]} targets with $($CXX --version | head -n 1)"
+# Background jobs, JOBS at a time: `reap` waits for the oldest and adds its name to $failed if it
+# failed.
 pids=()
 names=()
-build_failed=""
-reap() {  # waits for the oldest build
+failed=""
+reap() {
     local pid=${pids[0]} name=${names[0]}
     pids=("${pids[@]:1}")
     names=("${names[@]:1}")
-    if ! wait "$pid"; then
-        cat "$out/logs/$name.build.log" >&2
-        build_failed="$build_failed $name"
-    fi
+    wait "$pid" || failed="$failed $name"
 }
 built=0
 for t in "${targets[@]}"; do
@@ -120,7 +119,8 @@ for t in "${targets[@]}"; do
     built=$((built + 1))
 done
 while [ ${#pids[@]} -gt 0 ]; do reap; done
-[ -z "$build_failed" ] || fail "build of$build_failed"
+for t in $failed; do cat "$out/logs/$t.build.log" >&2; done
+[ -z "$failed" ] || fail "build of$failed"
 build_time=$((SECONDS - start))
 echo "fuzz.sh: built $built in ${build_time} s ($((${#targets[@]} - built)) up to date)"
 
@@ -137,36 +137,45 @@ for t in "${targets[@]}"; do
     echo "fuzz.sh: $t: ${#files[@]} regression inputs pass"
 done
 
-# 3. fuzz, one target at a time
-start=$SECONDS
-for t in "${targets[@]}"; do
-    work=$out/work/$t
-    artifacts=$out/artifacts/$t
+# 3. fuzz, JOBS targets at a time (each a process of its own; a failure says why on stderr)
+fuzz_one() {
+    local t=$1 work=$out/work/$1 artifacts=$out/artifacts/$1 log=$out/logs/$1.log t0=$SECONDS dict repro runs cov
     rm -rf "$work" "$artifacts"
     mkdir -p "$work" "$artifacts"
     if [ -d "tests/fuzz/corpus/$t" ]; then
         cp tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
     fi
     # shellcheck disable=SC2207 # run_opts_of prints words without spaces or wildcards
-    opts=(-max_total_time="$seconds" $(run_opts_of "$t") -timeout=10 -rss_limit_mb=1024
+    local opts=(-max_total_time="$seconds" $(run_opts_of "$t") -timeout=10 -rss_limit_mb=1024
         -artifact_prefix="$artifacts/" -print_final_stats=1)
     dict=$(dict_of "$t")
     [ -z "$dict" ] || opts+=(-dict="$dict")
-    log=$out/logs/$t.log
-    t0=$SECONDS
     if ! "$out/$t" "${opts[@]}" "$work" >"$log" 2>&1; then
-        tail -n 60 "$log" >&2
-        repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-        [ -n "$repro" ] || repro=$(ls -1 "$artifacts" 2>/dev/null | head -n 1 | sed "s|^|$artifacts/|")
-        if [ -n "$repro" ] && [ -f "$repro" ]; then  # without -close_fd_mask: the invariant's message
-            "$out/$t" "$repro" >"$log.replay" 2>&1 || true
-            grep -m 5 -e 'fuzz invariant failed' -e 'ERROR:' -e 'runtime error' "$log.replay" >&2 || true
-        fi
-        fail "$t: reproducer ${repro:-(none written)}; log $log"
+        {
+            tail -n 60 "$log"
+            repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+            [ -n "$repro" ] || repro=$(ls -1 "$artifacts" 2>/dev/null | head -n 1 | sed "s|^|$artifacts/|")
+            if [ -n "$repro" ] && [ -f "$repro" ]; then  # without -close_fd_mask: the invariant's message
+                "$out/$t" "$repro" >"$log.replay" 2>&1 || true
+                grep -m 5 -e 'fuzz invariant failed' -e 'ERROR:' -e 'runtime error' "$log.replay" || true
+            fi
+            echo "fuzz.sh: $t: reproducer ${repro:-(none written)}; log $log"
+        } >&2
+        return 1
     fi
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
     echo "fuzz.sh: $t: ok, ${runs:-?} runs in $((SECONDS - t0)) s, ${cov:-cov: ?}, corpus $(ls "$work" | wc -l) inputs"
+}
+start=$SECONDS
+failed=""
+for t in "${targets[@]}"; do
+    [ ${#pids[@]} -lt "$JOBS" ] || reap
+    fuzz_one "$t" &
+    pids+=($!)
+    names+=("$t")
 done
+while [ ${#pids[@]} -gt 0 ]; do reap; done
+[ -z "$failed" ] || fail "fuzzing of$failed"
 run_time=$((SECONDS - start))
 echo "fuzz.sh: all ${#targets[@]} targets passed (build ${build_time} s, fuzzing ${run_time} s)"
