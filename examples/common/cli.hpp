@@ -19,8 +19,8 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <vector>
 #include <type_traits>
+#include <vector>
 
 namespace cli {
 

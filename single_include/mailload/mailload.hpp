@@ -4287,9 +4287,9 @@ static_assert(tls_policy<no_tls>);
 
 #include <array>
 #include <atomic>
-#include <csignal>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -4482,13 +4482,13 @@ public:
                     threads.emplace_back([this, &s, &endpoint, &observer] { run_session_blocking(*s, endpoint, observer); });
                 for (auto& t : threads) t.join();
             } else {
-                boost::asio::signal_set signals(loops.executor_for(0));
-                for (int sig : opts_.stop_signals) signals.add(sig);
+                std::optional<boost::asio::signal_set> signals;
                 if (!opts_.stop_signals.empty()) {
-                    signals.async_wait([this](boost::system::error_code ec, int sig) {
+                    signals_ = &signals.emplace(loops.executor_for(0));
+                    for (int sig : opts_.stop_signals) signals->add(sig);
+                    signals->async_wait([this](boost::system::error_code ec, int sig) {
                         if (!ec) fatal(error::stopped, std::string("stopped by ") + signal_name(sig));
                     });
-                    signals_ = &signals;
                 }
                 running_ = opts_.sessions;
                 for (auto& sp : sessions) {
