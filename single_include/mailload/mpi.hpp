@@ -139,12 +139,12 @@ inline run_report gather(const environment& env, const source_report& mine, std:
         if (!problem.empty()) {
             r.missing = "its report is unreadable: " + problem;
             r.report = source_report{};
-            continue;
         }
         out.total.merge(r.report);
-        if (r.report.error && !out.total.error) {
-            out.total.error = r.report.error;
-            out.total.what = "rank " + std::to_string(i) + ": " + r.report.what;
+        if ((r.report.error || !r.missing.empty()) && !out.total.error) {
+            const std::string& what = r.missing.empty() ? r.report.what : r.missing;
+            out.total.error = r.missing.empty() ? r.report.error : report::remote_error(what);
+            out.total.what = "rank " + std::to_string(i) + ": " + what;
         }
         if (r.report.elapsed > out.total.elapsed) out.total.elapsed = r.report.elapsed;  // they started together
     }
