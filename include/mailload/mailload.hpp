@@ -24,6 +24,7 @@
 #include <mailload/protocol/smtp.hpp>
 #include <mailload/sansio/action.hpp>
 #include <mailload/sansio/address.hpp>
+#include <mailload/sansio/ascii.hpp>
 #include <mailload/sansio/base64.hpp>
 #include <mailload/sansio/data_scanner.hpp>
 #include <mailload/sansio/ehlo.hpp>

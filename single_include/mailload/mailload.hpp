@@ -140,13 +140,41 @@ private:
 // SPDX-License-Identifier: BSL-1.0
 // mailload/sansio/address.hpp — "[inet:]host[:port]" and "unix:pathname" parsing (Postfix host_port rules)
 
+// ---- begin mailload/sansio/ascii.hpp ----
+// SPDX-License-Identifier: BSL-1.0
+// mailload/sansio/ascii.hpp — comparing protocol words without regard to the case of ASCII letters
+
+#include <cstddef>
+#include <string_view>
+
+namespace mailload::sansio {
+
+/// `c` with an upper-case ASCII letter made lower case (every other byte as it is).
+constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+/// Whether `a` and `b` are the same but for the case of their ASCII letters (SMTP's commands,
+/// keywords and parameters, RFC 5321 2.4; Postfix's address prefixes).
+constexpr bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+/// Whether `s` starts with `prefix` but for the case of their ASCII letters.
+constexpr bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) noexcept {
+    return s.size() >= prefix.size() && equals_ignoring_case(s.substr(0, prefix.size()), prefix);
+}
+
+}  // namespace mailload::sansio
+// ---- end mailload/sansio/ascii.hpp ----
 // ---- begin mailload/sansio/hostname.hpp ----
 // SPDX-License-Identifier: BSL-1.0
 // mailload/sansio/hostname.hpp — Postfix-compatible host name and address literal checks
 
+
 #include <arpa/inet.h>
 
-#include <cctype>
 #include <string>
 #include <string_view>
 
@@ -256,11 +284,7 @@ inline name_check valid_address_literal(std::string_view lit) {
     if (close == std::string_view::npos) return detail::gripe(who, "']' expected at end", lit);
     if (close + 1 != lit.size()) return detail::gripe(who, "unexpected text after ']'", lit);
     std::string_view inner = lit.substr(1, close - 1);
-    if (inner.size() >= 5) {
-        std::string prefix(inner.substr(0, 5));
-        for (auto& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (prefix == "ipv6:") return valid_ipv6_address(inner.substr(5));
-    }
+    if (starts_with_ignoring_case(inner, "ipv6:")) return valid_ipv6_address(inner.substr(5));
     return valid_ipv4_address(inner);
 }
 
@@ -298,16 +322,6 @@ struct endpoint_parse {
 inline constexpr std::size_t max_unix_path = 107;
 
 namespace detail {
-inline bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != prefix[i]) return false;
-    }
-    return true;
-}
-
 inline endpoint_parse parse_endpoint(std::string_view arg, std::string_view default_port, bool server) {
     endpoint_parse r;
     auto fail = [&](std::string_view arg_shown, std::string_view why) {
@@ -331,7 +345,7 @@ inline endpoint_parse parse_endpoint(std::string_view arg, std::string_view defa
         std::string_view rest = arg.substr(close + 1);
         if (!rest.empty() && rest.front() != ':') return fail(arg, "garbage after \"]\"");
         if (!rest.empty()) port = rest.substr(1);
-        if (starts_with_nocase(host, "ipv6:")) host.remove_prefix(5);
+        if (starts_with_ignoring_case(host, "ipv6:")) host.remove_prefix(5);
     } else if (const auto colon = arg.rfind(':'); colon != std::string_view::npos) {
         host = arg.substr(0, colon);
         port = arg.substr(colon + 1);
@@ -678,6 +692,7 @@ inline std::optional<std::string> base64_decode(std::string_view in, std::size_t
 // SPDX-License-Identifier: BSL-1.0
 // mailload/sansio/ehlo.hpp — the ESMTP extensions an EHLO/LHLO reply announces (RFC 5321 4.1.1.1)
 
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -698,18 +713,6 @@ struct esmtp_extensions {
     bool auth_login = false;    ///< AUTH ... LOGIN ...
 };
 
-namespace detail {
-inline bool same_word(std::string_view a, std::string_view upper) noexcept {
-    if (a.size() != upper.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char c = a[i];
-        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-        if (c != upper[i]) return false;
-    }
-    return true;
-}
-}  // namespace detail
-
 /**
  * The extensions announced by an EHLO/LHLO reply, given as its texts joined with '\n' (the
  * reply_parser's text()): the first line is the server's name, each later one a keyword and its
@@ -726,13 +729,13 @@ inline esmtp_extensions parse_ehlo(std::string_view text) noexcept {
         const std::size_t cut = line.find_first_of(" =");
         const std::string_view keyword = line.substr(0, cut);
         std::string_view args = cut == std::string_view::npos ? std::string_view{} : line.substr(cut + 1);
-        if (detail::same_word(keyword, "PIPELINING")) e.pipelining = true;
-        else if (detail::same_word(keyword, "CHUNKING")) e.chunking = true;
-        else if (detail::same_word(keyword, "BINARYMIME")) e.binarymime = true;
-        else if (detail::same_word(keyword, "STARTTLS")) e.starttls = true;
-        else if (detail::same_word(keyword, "SMTPUTF8")) e.smtputf8 = true;
-        else if (detail::same_word(keyword, "8BITMIME")) e.eightbitmime = true;
-        else if (detail::same_word(keyword, "SIZE")) {
+        if (equals_ignoring_case(keyword, "PIPELINING")) e.pipelining = true;
+        else if (equals_ignoring_case(keyword, "CHUNKING")) e.chunking = true;
+        else if (equals_ignoring_case(keyword, "BINARYMIME")) e.binarymime = true;
+        else if (equals_ignoring_case(keyword, "STARTTLS")) e.starttls = true;
+        else if (equals_ignoring_case(keyword, "SMTPUTF8")) e.smtputf8 = true;
+        else if (equals_ignoring_case(keyword, "8BITMIME")) e.eightbitmime = true;
+        else if (equals_ignoring_case(keyword, "SIZE")) {
             e.size = true;
             std::uint64_t v = 0;
             std::size_t digits = 0;
@@ -740,12 +743,12 @@ inline esmtp_extensions parse_ehlo(std::string_view text) noexcept {
                 v = v * 10 + static_cast<std::uint64_t>(args[digits++] - '0');
             const bool whole = digits > 0 && (digits == args.size() || args[digits] == ' ');
             e.size_limit = whole ? v : 0;
-        } else if (detail::same_word(keyword, "AUTH")) {
+        } else if (equals_ignoring_case(keyword, "AUTH")) {
             while (!args.empty()) {
                 const std::size_t sp = args.find(' ');
                 const std::string_view mech = args.substr(0, sp);
-                if (detail::same_word(mech, "PLAIN")) e.auth_plain = true;
-                if (detail::same_word(mech, "LOGIN")) e.auth_login = true;
+                if (equals_ignoring_case(mech, "PLAIN")) e.auth_plain = true;
+                if (equals_ignoring_case(mech, "LOGIN")) e.auth_login = true;
                 args.remove_prefix(sp == std::string_view::npos ? args.size() : sp + 1);
             }
         }
@@ -2132,17 +2135,6 @@ inline constexpr std::size_t smtp_command_count = 17;
 inline constexpr std::array<std::string_view, smtp_command_count> smtp_command_names = {
     "connect", "helo", "ehlo", "lhlo", "xclient", "xforward", "auth", "mail", "rcpt",
     "data",    ".",    "rset", "noop", "vrfy",    "quit",     "bdat", "starttls"};
-
-/// Whether `s` is `lower` (in lower case) but for the case of its ASCII letters.
-inline bool equals_ignoring_case(std::string_view s, std::string_view lower) noexcept {
-    if (s.size() != lower.size()) return false;
-    for (std::size_t k = 0; k < s.size(); ++k) {
-        char c = s[k];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != lower[k]) return false;
-    }
-    return true;
-}
 
 /// The command a name stands for, ignoring case; nothing for an unknown name.
 inline std::optional<smtp_command> find_smtp_command(std::string_view name) noexcept {

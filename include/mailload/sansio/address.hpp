@@ -2,6 +2,7 @@
 // mailload/sansio/address.hpp — "[inet:]host[:port]" and "unix:pathname" parsing (Postfix host_port rules)
 #pragma once
 
+#include <mailload/sansio/ascii.hpp>
 #include <mailload/sansio/hostname.hpp>
 
 #include <cstddef>
@@ -30,16 +31,6 @@ struct endpoint_parse {
 inline constexpr std::size_t max_unix_path = 107;
 
 namespace detail {
-inline bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != prefix[i]) return false;
-    }
-    return true;
-}
-
 inline endpoint_parse parse_endpoint(std::string_view arg, std::string_view default_port, bool server) {
     endpoint_parse r;
     auto fail = [&](std::string_view arg_shown, std::string_view why) {
@@ -63,7 +54,7 @@ inline endpoint_parse parse_endpoint(std::string_view arg, std::string_view defa
         std::string_view rest = arg.substr(close + 1);
         if (!rest.empty() && rest.front() != ':') return fail(arg, "garbage after \"]\"");
         if (!rest.empty()) port = rest.substr(1);
-        if (starts_with_nocase(host, "ipv6:")) host.remove_prefix(5);
+        if (starts_with_ignoring_case(host, "ipv6:")) host.remove_prefix(5);
     } else if (const auto colon = arg.rfind(':'); colon != std::string_view::npos) {
         host = arg.substr(0, colon);
         port = arg.substr(colon + 1);

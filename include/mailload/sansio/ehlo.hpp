@@ -2,6 +2,8 @@
 // mailload/sansio/ehlo.hpp — the ESMTP extensions an EHLO/LHLO reply announces (RFC 5321 4.1.1.1)
 #pragma once
 
+#include <mailload/sansio/ascii.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -22,18 +24,6 @@ struct esmtp_extensions {
     bool auth_login = false;    ///< AUTH ... LOGIN ...
 };
 
-namespace detail {
-inline bool same_word(std::string_view a, std::string_view upper) noexcept {
-    if (a.size() != upper.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char c = a[i];
-        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-        if (c != upper[i]) return false;
-    }
-    return true;
-}
-}  // namespace detail
-
 /**
  * The extensions announced by an EHLO/LHLO reply, given as its texts joined with '\n' (the
  * reply_parser's text()): the first line is the server's name, each later one a keyword and its
@@ -50,13 +40,13 @@ inline esmtp_extensions parse_ehlo(std::string_view text) noexcept {
         const std::size_t cut = line.find_first_of(" =");
         const std::string_view keyword = line.substr(0, cut);
         std::string_view args = cut == std::string_view::npos ? std::string_view{} : line.substr(cut + 1);
-        if (detail::same_word(keyword, "PIPELINING")) e.pipelining = true;
-        else if (detail::same_word(keyword, "CHUNKING")) e.chunking = true;
-        else if (detail::same_word(keyword, "BINARYMIME")) e.binarymime = true;
-        else if (detail::same_word(keyword, "STARTTLS")) e.starttls = true;
-        else if (detail::same_word(keyword, "SMTPUTF8")) e.smtputf8 = true;
-        else if (detail::same_word(keyword, "8BITMIME")) e.eightbitmime = true;
-        else if (detail::same_word(keyword, "SIZE")) {
+        if (equals_ignoring_case(keyword, "PIPELINING")) e.pipelining = true;
+        else if (equals_ignoring_case(keyword, "CHUNKING")) e.chunking = true;
+        else if (equals_ignoring_case(keyword, "BINARYMIME")) e.binarymime = true;
+        else if (equals_ignoring_case(keyword, "STARTTLS")) e.starttls = true;
+        else if (equals_ignoring_case(keyword, "SMTPUTF8")) e.smtputf8 = true;
+        else if (equals_ignoring_case(keyword, "8BITMIME")) e.eightbitmime = true;
+        else if (equals_ignoring_case(keyword, "SIZE")) {
             e.size = true;
             std::uint64_t v = 0;
             std::size_t digits = 0;
@@ -64,12 +54,12 @@ inline esmtp_extensions parse_ehlo(std::string_view text) noexcept {
                 v = v * 10 + static_cast<std::uint64_t>(args[digits++] - '0');
             const bool whole = digits > 0 && (digits == args.size() || args[digits] == ' ');
             e.size_limit = whole ? v : 0;
-        } else if (detail::same_word(keyword, "AUTH")) {
+        } else if (equals_ignoring_case(keyword, "AUTH")) {
             while (!args.empty()) {
                 const std::size_t sp = args.find(' ');
                 const std::string_view mech = args.substr(0, sp);
-                if (detail::same_word(mech, "PLAIN")) e.auth_plain = true;
-                if (detail::same_word(mech, "LOGIN")) e.auth_login = true;
+                if (equals_ignoring_case(mech, "PLAIN")) e.auth_plain = true;
+                if (equals_ignoring_case(mech, "LOGIN")) e.auth_login = true;
                 args.remove_prefix(sp == std::string_view::npos ? args.size() : sp + 1);
             }
         }

@@ -2,9 +2,10 @@
 // mailload/sansio/hostname.hpp — Postfix-compatible host name and address literal checks
 #pragma once
 
+#include <mailload/sansio/ascii.hpp>
+
 #include <arpa/inet.h>
 
-#include <cctype>
 #include <string>
 #include <string_view>
 
@@ -114,11 +115,7 @@ inline name_check valid_address_literal(std::string_view lit) {
     if (close == std::string_view::npos) return detail::gripe(who, "']' expected at end", lit);
     if (close + 1 != lit.size()) return detail::gripe(who, "unexpected text after ']'", lit);
     std::string_view inner = lit.substr(1, close - 1);
-    if (inner.size() >= 5) {
-        std::string prefix(inner.substr(0, 5));
-        for (auto& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (prefix == "ipv6:") return valid_ipv6_address(inner.substr(5));
-    }
+    if (starts_with_ignoring_case(inner, "ipv6:")) return valid_ipv6_address(inner.substr(5));
     return valid_ipv4_address(inner);
 }
 

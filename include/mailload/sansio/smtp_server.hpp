@@ -4,6 +4,7 @@
 
 #include <mailload/error.hpp>
 #include <mailload/sansio/action.hpp>
+#include <mailload/sansio/ascii.hpp>
 #include <mailload/sansio/base64.hpp>
 #include <mailload/sansio/data_scanner.hpp>
 
@@ -36,17 +37,6 @@ inline constexpr std::size_t smtp_command_count = 17;
 inline constexpr std::array<std::string_view, smtp_command_count> smtp_command_names = {
     "connect", "helo", "ehlo", "lhlo", "xclient", "xforward", "auth", "mail", "rcpt",
     "data",    ".",    "rset", "noop", "vrfy",    "quit",     "bdat", "starttls"};
-
-/// Whether `s` is `lower` (in lower case) but for the case of its ASCII letters.
-inline bool equals_ignoring_case(std::string_view s, std::string_view lower) noexcept {
-    if (s.size() != lower.size()) return false;
-    for (std::size_t k = 0; k < s.size(); ++k) {
-        char c = s[k];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != lower[k]) return false;
-    }
-    return true;
-}
 
 /// The command a name stands for, ignoring case; nothing for an unknown name.
 inline std::optional<smtp_command> find_smtp_command(std::string_view name) noexcept {
