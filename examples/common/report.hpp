@@ -131,6 +131,23 @@ inline void print_source_report(std::string_view format, const boost::json::obje
     std::fflush(stdout);
 }
 
+/**
+ * main() of a source (smtp-source, qmqp-source): `parse` the options, `configure` what they
+ * imply, `run`; then the report asked for (--report) and, after a fatal error, its message and
+ * exit status 1. examples/common/mpi.hpp is the same over the ranks of an MPI job.
+ */
+template <class Settings>
+int source_main(int argc, char** argv, std::string_view tool, Settings (*parse)(int, char**),
+                void (*configure)(Settings&), mailload::source_report (*run)(const Settings&)) {
+    start(argv);
+    Settings s = parse(argc, argv);
+    configure(s);
+    const auto report = run(s);
+    if (!s.cli.report.empty()) print_source_report(s.cli.report, source_report_json(tool, report, s.cli, s.source));
+    if (report.error) fatal(report.what);
+    return 0;
+}
+
 /// A sink's report: what it accepted, from the counters of every ended session.
 inline boost::json::object sink_report_json(std::string_view tool, const mailload::sink_report& r) {
     namespace json = boost::json;

@@ -350,15 +350,6 @@ source_report run(const settings& s) {
 }  // namespace
 
 #ifndef MAILLOAD_MPI_TOOL
-int main(int argc, char** argv) {
-    cli::start(argv);
-    settings s = parse(argc, argv);
-    configure(s);
-    const auto report = run(s);
-    if (!s.cli.report.empty())
-        cli::print_source_report(s.cli.report, cli::source_report_json("smtp-source", report, s.cli, s.source));
-    if (report.error) cli::fatal(report.what);
-    return 0;
-}
+int main(int argc, char** argv) { return cli::source_main(argc, argv, "smtp-source", parse, configure, run); }
 #endif
 #endif
