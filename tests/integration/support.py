@@ -26,6 +26,12 @@ POLL_INTERVAL = 0.005     # seconds between two looks at /proc while waiting for
 _serial = itertools.count(1)
 
 
+def serial():
+    """A number unique within this test process (names of files, sockets and directories);
+    safe from any thread (itertools.count's next() holds the GIL)."""
+    return next(_serial)
+
+
 # --------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------
@@ -206,9 +212,9 @@ class ServerProcess:
     def __init__(self, args, workdir, name="server", env=None):
         self.args = list(args)
         self.name = name
-        serial = next(_serial)
-        self.stdout_path = os.path.join(workdir, "%s.%d.stdout" % (name, serial))
-        self.stderr_path = os.path.join(workdir, "%s.%d.stderr" % (name, serial))
+        n = serial()
+        self.stdout_path = os.path.join(workdir, "%s.%d.stdout" % (name, n))
+        self.stderr_path = os.path.join(workdir, "%s.%d.stderr" % (name, n))
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._out,
@@ -721,7 +727,7 @@ def start_smtp_sink(workdir, options=(), family="inet", sink=SMTP_SINK, backlog=
     """
     opts = sink_user_args() + list(options)
     if family == "unix":
-        path = os.path.join(workdir, "sink%d.sock" % next(_serial))
+        path = os.path.join(workdir, "sink%d.sock" % serial())
         server, _ = start_listening_process(
             lambda p: [sink] + opts + ["unix:" + p, str(backlog)], workdir, name=name, unix_path=path)
         return server, "unix:" + path, path

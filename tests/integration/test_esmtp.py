@@ -99,17 +99,9 @@ def tearDownModule():
         TMP.cleanup()
 
 
-_serial = [0]
-
-
-def serial():
-    _serial[0] += 1
-    return _serial[0]
-
-
 def make_certificate(cn, san):
     """A self-signed P-256 certificate and its key, made by the openssl command in TMP."""
-    n = serial()
+    n = support.serial()
     cert, key = TMP.join("cert%d.pem" % n), TMP.join("key%d.pem" % n)
     r = support.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                      "-nodes", "-days", "2", "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + san,
@@ -128,7 +120,7 @@ def start_sink(test, options=(), family="inet"):
     at cleanup.  Returns (ServerProcess, smtp-source's address, support.connect_to() target)."""
     opts = ["--report=json"] + list(options)
     if family == "unix":
-        path = TMP.join("s%d.sock" % serial())
+        path = TMP.join("s%d.sock" % support.serial())
         sink, _ = support.start_listening_process(lambda p: [SINK] + opts + ["unix:" + p, "256"], TMP.path,
                                                   name="sink", unix_path=path)
         test.addCleanup(sink.stop)
@@ -279,7 +271,7 @@ class OurSourceOurSinkTest(Checks, unittest.TestCase):
     """Each option of the source against a sink that announces its extension."""
 
     def dump_dir(self):
-        d = TMP.join("dumps-%d" % serial())
+        d = TMP.join("dumps-%d" % support.serial())
         self.addCleanup(support.remove_tempdir, d)
         return d
 
@@ -554,7 +546,7 @@ class OurSourceOurSinkTest(Checks, unittest.TestCase):
     def test_size_lets_a_file_message_under_the_limit_through(self):
         """A -F message smaller than the server's SIZE limit is not refused at MAIL."""
         content = b"Subject: small\n\nhello\n"         # 30 bytes with DATA, 27 in a chunk
-        small = TMP.join("small%d.txt" % serial())
+        small = TMP.join("small%d.txt" % support.serial())
         with open(small, "wb") as f:
             f.write(content)
         sink, address, _ = start_sink(self, ["--max-size=100"])
@@ -599,7 +591,7 @@ class MissingExtensionTest(Checks, unittest.TestCase):
         given: DATA, no TLS, no AUTH, no MAIL parameter."""
         for src_opts, sink_opts, name in self.CASES:
             with self.subTest(option=src_opts):
-                d = TMP.join("dumps-%d" % serial())
+                d = TMP.join("dumps-%d" % support.serial())
                 self.addCleanup(support.remove_tempdir, d)
                 sink, address, _ = start_sink(self, sink_opts + ["-d", d + "/m."])
                 res, rep = run_source(src_opts + ["-A", "-m", "4", "-s", "2", "-F", DOT_FILE], address)
@@ -772,7 +764,7 @@ class DumpTest(Checks, unittest.TestCase):
 
     def send_and_dump(self, args, sink_options=(), shared=False, messages=2):
         """-m `messages` -d over one connection to a fresh sink with -d (or -D); the dumps."""
-        d = TMP.join("dumps-%d" % serial())
+        d = TMP.join("dumps-%d" % support.serial())
         self.addCleanup(support.remove_tempdir, d)
         sink, address, _ = start_sink(self, ["--chunking", "-D" if shared else "-d", d + "/m."] + list(sink_options))
         res, rep = run_source(list(args) + ["-d", "-m", str(messages)], address)
@@ -793,7 +785,7 @@ class DumpTest(Checks, unittest.TestCase):
         self.assertGreaterEqual(len(splitting), 3, "chunk boundaries between CR and LF: %r" % splitting)
         cases = [(DOT_FILE, None)] + [(DOT_FILE, n) for n in sizes] + [(DOT_FILE, 0)]
         # the integrity test's kind of file: a 70,000-byte line (over the dump's buffer), NUL, CRs
-        big = TMP.join("long%d.txt" % serial())
+        big = TMP.join("long%d.txt" % support.serial())
         with open(big, "wb") as f:
             f.write(b"Subject: long\n\n..x\n" + b"L" * 70000 + b"\r\n.\n\x00\rmid\r\nend\r")
         cases += [(big, None), (big, 4095), (big, 65537), (big, 0)]
@@ -822,7 +814,7 @@ class DumpTest(Checks, unittest.TestCase):
         """LMTP over a unix socket, three recipients: DATA and 5-byte chunks dump the same."""
         dumps = []
         for args in (["-L"], ["-L", "--chunk-size=5"]):
-            d = TMP.join("dumps-%d" % serial())
+            d = TMP.join("dumps-%d" % support.serial())
             self.addCleanup(support.remove_tempdir, d)
             sink, address, _ = start_sink(self, ["-L", "--chunking", "-d", d + "/m."], family="unix")
             res, rep = run_source(args + ["-r", "3", "-m", "2", "-F", DOT_FILE], address)
@@ -854,7 +846,7 @@ class DumpTest(Checks, unittest.TestCase):
         self.assertGreater(size, LIMIT + 100)
         for opts, stage, what, sent, other, rset in self.OVERSIZE:
             with self.subTest(source=opts):
-                d = TMP.join("dumps-%d" % serial())
+                d = TMP.join("dumps-%d" % support.serial())
                 self.addCleanup(support.remove_tempdir, d)
                 sink, address, _ = start_sink(self, ["--chunking", "--max-size=%d" % LIMIT, "-d", d + "/m."])
                 res, rep = run_source(opts + ["-A", "-d", "-m", "2", "-F", BIG_FILE], address)
@@ -960,7 +952,7 @@ class TlsVerifyTest(Checks, unittest.TestCase):
             self.assertEqual(t.recv(100), b"220 mx.example.org ESMTP\r\n")
             t.sendall(b"QUIT\r\n")
             self.assertEqual(t.recv(100), b"221 Bye\r\n")
-        ca = TMP.join("sink-cert%d.pem" % serial())
+        ca = TMP.join("sink-cert%d.pem" % support.serial())
         with open(ca, "w") as f:
             f.write(ssl.DER_cert_to_PEM_cert(der))
         cases = [([], "127.0.0.1", True), ([], "[::1]", True), (["-4"], "localhost", True),
@@ -1082,7 +1074,7 @@ class ThirdPartyClientTest(Checks, unittest.TestCase):
         self.assertEqual(sink_rep["replies"]["535"], 2)
 
     def test_bdat_by_hand(self):
-        d = TMP.join("dumps-%d" % serial())
+        d = TMP.join("dumps-%d" % support.serial())
         self.addCleanup(support.remove_tempdir, d)
         sink, _, target = start_sink(self, ["--chunking", "-d", d + "/m."])
         sock = support.connect_to(target)
@@ -1171,7 +1163,7 @@ class ThirdPartyClientTest(Checks, unittest.TestCase):
 
     def test_openssl_s_client_starttls(self):
         sink, _, (host, port) = start_sink(self, ["--starttls", "--tls-cert=" + CERT, "--tls-key=" + KEY])
-        commands = TMP.join("s_client%d.in" % serial())
+        commands = TMP.join("s_client%d.in" % support.serial())
         with open(commands, "wb") as f:
             f.write(b"EHLO client.example\nQUIT\n")
         with open(commands, "rb") as stdin:

@@ -96,16 +96,8 @@ def tearDownModule():
         TMP.cleanup()
 
 
-_serial = [0]
-
-
-def serial():
-    _serial[0] += 1
-    return _serial[0]
-
-
 def dump_dir(test, name):
-    d = TMP.join("%s-%d" % (name, serial()))
+    d = TMP.join("%s-%d" % (name, support.serial()))
     os.mkdir(d)
     os.chmod(d, 0o777)    # a sink may write as nobody
     test.addCleanup(support.remove_tempdir, d)
@@ -117,7 +109,7 @@ def start_sink(test, program, options=(), family="inet", name="sink"):
     Returns (ServerProcess, client address argument, support.connect_to() target)."""
     opts = list(options)
     if family == "unix":
-        path = TMP.join("s%d.sock" % serial())
+        path = TMP.join("s%d.sock" % support.serial())
         server, _ = support.start_listening_process(lambda p: [program] + opts + ["unix:" + p, "256"], TMP.path,
                                                     name=name, unix_path=path)
         test.addCleanup(server.stop)
@@ -614,7 +606,7 @@ class ChrootTest(DumpChecks, unittest.TestCase):
 
     def make_root(self):
         root = dump_dir(self, "root")
-        link = "link%d" % serial()
+        link = "link%d" % support.serial()
         os.makedirs(root + self.outside, 0o777)      # the symlink's target inside the root
         os.chmod(root + self.outside, 0o777)
         os.symlink(self.outside, os.path.join(root, link))

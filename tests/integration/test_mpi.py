@@ -82,6 +82,17 @@ def run_mpi(name, args, timeout=120):
     return res, json.loads(lines[0])
 
 
+def against_sink(test, tool, args, sink_options=(), more_targets=()):
+    """mpirun -np 3 `tool` `args` against our sink of its protocol (then `more_targets`):
+    (Result, rank 0's report, the sink's report, the sink's address)."""
+    sink, target = start_sink("qmqp-sink" if tool.startswith("qmqp") else "smtp-sink", list(sink_options))
+    try:
+        res, rep = run_mpi(tool, list(args) + [target] + list(more_targets))
+    finally:
+        sink_rep = stop_sink(test, sink)
+    return res, rep, sink_rep, target
+
+
 def percentile(buckets, p):
     """The report's rule (report/histogram.hpp): the highest value of the bucket holding the
     round(p% x count)-th smallest value (at least the first), never above the maximum."""
@@ -102,12 +113,9 @@ class SplitTest(unittest.TestCase):
 
     def test_smtp(self):
         dump = TMP.join("split.dump")
-        sink, target = start_sink("smtp-sink", ["-D", dump])
-        try:
-            res, rep = run_mpi("smtp-source-mpi", ["-N", "-r", "2", "-s", "4", "-m", str(self.M), "--per-rank",
-                                                   target])
-        finally:
-            sink_rep = stop_sink(self, sink)
+        res, rep, sink_rep, target = against_sink(self, "smtp-source-mpi",
+                                                  ["-N", "-r", "2", "-s", "4", "-m", str(self.M), "--per-rank"],
+                                                  sink_options=["-D", dump])
         self.assertEqual(res.returncode, 0, res)
         self.assertIsNone(rep["error"])
         self.assertEqual(sink_rep["messages"], self.M)
@@ -140,11 +148,7 @@ class SplitTest(unittest.TestCase):
         self.assertEqual(len(set(ids)), self.M, "a Message-Id went out twice")
 
     def test_merged_percentiles_are_those_of_every_sample(self):
-        sink, target = start_sink("smtp-sink", [])
-        try:
-            res, rep = run_mpi("smtp-source-mpi", ["-s", "3", "-m", "600", "--per-rank", target])
-        finally:
-            sink_rep = stop_sink(self, sink)
+        res, rep, sink_rep, _ = against_sink(self, "smtp-source-mpi", ["-s", "3", "-m", "600", "--per-rank"])
         self.assertEqual(res.returncode, 0, res)
         self.assertEqual(sink_rep["messages"], 600)
         rows = rep["mpi"]["per_rank"]
@@ -163,22 +167,14 @@ class SplitTest(unittest.TestCase):
             self.assertEqual(latency[name], expected, name)
 
     def test_qmqp(self):
-        sink, target = start_sink("qmqp-sink", [])
-        try:
-            res, rep = run_mpi("qmqp-source-mpi", ["-s", "2", "-m", "200", "--per-rank", target])
-        finally:
-            sink_rep = stop_sink(self, sink)
+        res, rep, sink_rep, _ = against_sink(self, "qmqp-source-mpi", ["-s", "2", "-m", "200", "--per-rank"])
         self.assertEqual(res.returncode, 0, res)
         self.assertEqual(sink_rep["messages"], 200)
         self.assertEqual((rep["messages"]["sent"], rep["messages"]["accepted"]), (200, 200))
         self.assertEqual([r["messages_accepted"] for r in rep["mpi"]["per_rank"]], [67, 67, 66])
 
     def test_fewer_messages_than_ranks(self):
-        sink, target = start_sink("smtp-sink", [])
-        try:
-            res, rep = run_mpi("smtp-source-mpi", ["-m", "2", "--per-rank", target])
-        finally:
-            sink_rep = stop_sink(self, sink)
+        res, rep, sink_rep, _ = against_sink(self, "smtp-source-mpi", ["-m", "2", "--per-rank"])
         self.assertEqual(res.returncode, 0, res)
         self.assertEqual(sink_rep["messages"], 2)
         self.assertEqual([r["messages_accepted"] for r in rep["mpi"]["per_rank"]], [1, 1, 0])
@@ -192,12 +188,8 @@ class RateTest(unittest.TestCase):
     DURATION = 3
 
     def test_rate_and_duration(self):
-        sink, target = start_sink("smtp-sink", [])
-        try:
-            res, rep = run_mpi("smtp-source-mpi", ["-s", "10", "--rate", str(self.RATE), "--duration",
-                                                   str(self.DURATION), "--per-rank", target])
-        finally:
-            sink_rep = stop_sink(self, sink)
+        res, rep, sink_rep, _ = against_sink(self, "smtp-source-mpi", ["-s", "10", "--rate", str(self.RATE),
+                                                                      "--duration", str(self.DURATION), "--per-rank"])
         self.assertEqual(res.returncode, 0, res)
         accepted = rep["messages"]["accepted"]
         self.assertIsNone(rep["messages"]["asked"], "--duration without -m: unbounded")
@@ -215,14 +207,11 @@ class FailedRankTest(unittest.TestCase):
     """Two targets over three ranks: rank 1's refuses connections."""
 
     def test_unreachable_target_is_named(self):
-        sink, target = start_sink("smtp-sink", [])
         dead = support.UnusedPort()
+        self.addCleanup(dead.close)
         dead_target = "127.0.0.1:%d" % dead.port
-        try:
-            res, rep = run_mpi("smtp-source-mpi", ["-s", "2", "-m", "300", "--per-rank", target, dead_target])
-        finally:
-            dead.close()
-            sink_rep = stop_sink(self, sink)
+        res, rep, sink_rep, target = against_sink(self, "smtp-source-mpi", ["-s", "2", "-m", "300", "--per-rank"],
+                                                  more_targets=[dead_target])
         self.assertNotEqual(res.returncode, 0, res)
         self.assertEqual(sink_rep["messages"], 200, "ranks 0 and 2 sent all of theirs")
         self.assertEqual(rep["messages"]["accepted"], 200)

@@ -77,9 +77,6 @@ def norm_diag(text, program):
     return support.normalise_argv0(text, program, ARGV0)
 
 
-_serial = [0]
-
-
 def start_sink(program, options=(), family="inet", backlog=256):
     """Start a qmqp-sink (PF_SINK or OUR_SINK; neither needs -u as root) on 127.0.0.1 ('inet'),
     [::1] ('inet6') or a unix socket ('unix').  Returns (ServerProcess, client address argument,
@@ -87,8 +84,7 @@ def start_sink(program, options=(), family="inet", backlog=256):
     opts = list(options)
     name = "pf-sink" if program == PF_SINK else "our-sink"
     if family == "unix":
-        _serial[0] += 1
-        path = TMP.join("q%d.sock" % _serial[0])
+        path = TMP.join("q%d.sock" % support.serial())
         server, _ = support.start_listening_process(
             lambda p: [program] + opts + ["unix:" + p, str(backlog)], TMP.path, name=name, unix_path=path)
         return server, "unix:" + path, path

@@ -90,17 +90,6 @@ def user_args():
     return support.sink_user_args()
 
 
-_serial_lock = threading.Lock()
-_serial_value = [0]
-
-
-def _next():
-    """A number unique within this run (names of sockets and dump directories)."""
-    with _serial_lock:
-        _serial_value[0] += 1
-        return _serial_value[0]
-
-
 # ------------------------------------------------------------------------------------------------
 # starting sinks
 # ------------------------------------------------------------------------------------------------
@@ -115,7 +104,7 @@ def start_sink(program, options=(), family="inet", workdir=None, user=True, back
     opts = (user_args() if user else []) + list(options)
     name = "pf-sink" if program == PF else "our-sink"
     if family == "unix":
-        path = os.path.join(workdir, "s%d.sock" % _next())
+        path = os.path.join(workdir, "s%d.sock" % support.serial())
         server, _ = support.start_listening_process(
             lambda p: [program] + opts + ["unix:" + p, str(backlog)], workdir, name=name, unix_path=path)
         return server, path
@@ -464,7 +453,7 @@ class WireTest(unittest.TestCase):
                 for program in (PF, OURS):
                     args = lambda where: [program] + user_args() + ["-v"] + options + [form % where, "5"]
                     if host is None:
-                        path = TMP.join("v%d.sock" % _next())
+                        path = TMP.join("v%d.sock" % support.serial())
                         server, _ = support.start_listening_process(args, TMP.path, unix_path=path)
                     else:
                         server, where = support.start_listening_process(args, TMP.path, host=host)
@@ -784,7 +773,7 @@ def tree(root):
 class DumpTest(unittest.TestCase):
 
     def dump_dir(self, name):
-        d = TMP.join("dump-%s-%d" % (name, _next()))
+        d = TMP.join("dump-%s-%d" % (name, support.serial()))
         os.mkdir(d)
         os.chmod(d, 0o777)   # Postfix's sink writes as nobody
         self.addCleanup(support.remove_tempdir, d)
@@ -1528,7 +1517,7 @@ class LoadTest(unittest.TestCase):
 
     def test_ten_thousand_idle_connections_with_dumps(self):
         # a session's dump buffer is made at its first MAIL: idle ones cost no more with -d
-        d = TMP.join("idle-dumps-%d" % _next())
+        d = TMP.join("idle-dumps-%d" % support.serial())
         os.mkdir(d)
         os.chmod(d, 0o777)   # the sink writes as nobody (-u)
         self.addCleanup(support.remove_tempdir, d)
@@ -1732,7 +1721,7 @@ class ChrootDumpTest(unittest.TestCase):
             b"Subject: chroot\n\nbody\n\n")
 
     def chroot_dir(self):
-        d = TMP.join("chroot-%d" % _next())
+        d = TMP.join("chroot-%d" % support.serial())
         os.mkdir(d)
         os.chmod(d, 0o777)   # the sink may write as nobody
         self.addCleanup(support.remove_tempdir, d)
@@ -1785,7 +1774,7 @@ class ChrootDumpTest(unittest.TestCase):
 
     def test_R_bad_directory_diagnostic(self):
         """A chroot that fails: Postfix's says `fatal: chroot(DIR): <error>`."""
-        missing = TMP.join("no-such-root-%d" % _next())
+        missing = TMP.join("no-such-root-%d" % support.serial())
         a_file = POSTFIX_SMTP_SINK
         for root, error in ((missing, "No such file or directory"), (a_file, "Not a directory")):
             with self.subTest(R=root):
@@ -2196,7 +2185,7 @@ class SyslogCapture:
     """A unix datagram socket that a sink run under prefix() sees as /dev/log; a thread reads it."""
 
     def __init__(self):
-        self.dir = TMP.join("syslog-%d" % _next())
+        self.dir = TMP.join("syslog-%d" % support.serial())
         os.makedirs(os.path.join(self.dir, "dev"))
         os.chmod(self.dir, 0o755)
         os.chmod(os.path.join(self.dir, "dev"), 0o755)
@@ -2206,7 +2195,7 @@ class SyslogCapture:
         os.chmod(self.path, 0o666)    # Postfix's sink logs as nobody (-u)
         self.messages = []
         self.cond = threading.Condition()
-        self.end = b"<end %d>" % _next()
+        self.end = b"<end %d>" % support.serial()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -2235,7 +2224,7 @@ class SyslogCapture:
     def sync(self, timeout=10):
         """Everything logged so far: the sink logs a command (synchronously, into this socket's
         queue) before it answers it, and the queue is FIFO, so a marker sent now comes after it."""
-        marker = b"<marker %d>" % _next()
+        marker = b"<marker %d>" % support.serial()
         self._send(marker)
         deadline = time.monotonic() + timeout
         with self.cond:
